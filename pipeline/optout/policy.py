@@ -1,0 +1,91 @@
+"""Opt-out policies are data (YAML): which agents, which scope, which signals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SCOPES = ("url", "host")
+MISSING_HOST = ("keep", "drop")
+SERVER_ERROR = ("disallow", "allow")
+POLICY_KEYS = {"name", "agents", "scope", "missing_host", "server_error", "signals", "description"}
+
+
+class PolicyError(ValueError):
+    pass
+
+
+def bundled_configs() -> Path:
+    """The design's top-level configs/ folder: in a clone, or installed as `pipeline.configs`."""
+    repo = Path(__file__).resolve().parents[2] / "configs"
+    if (repo / "policies").is_dir():
+        return repo
+    import pipeline.configs as cfg  # a wheel maps configs/ to this package (see pyproject.toml)
+
+    return Path(next(iter(cfg.__path__)))
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str
+    agents: tuple[str, ...]
+    scope: str = "url"
+    missing_host: str = "keep"
+    server_error: str = "disallow"
+    signals: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "agents": list(self.agents),
+            "scope": self.scope,
+            "missing_host": self.missing_host,
+            "server_error": self.server_error,
+            "signals": list(self.signals),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> Policy:
+        unknown = sorted(set(data) - POLICY_KEYS)
+        if unknown:
+            raise PolicyError(f"{where}: unknown policy key(s): {', '.join(unknown)}")
+        agents = data.get("agents")
+        if not isinstance(agents, list) or not agents or not all(isinstance(a, str) for a in agents):
+            raise PolicyError(f"{where}: 'agents' must be a non-empty list of user-agent tokens")
+        for key, allowed in (("scope", SCOPES), ("missing_host", MISSING_HOST), ("server_error", SERVER_ERROR)):
+            if key in data and data[key] not in allowed:
+                raise PolicyError(f"{where}: '{key}' must be one of {', '.join(allowed)}")
+        signals = data.get("signals") or []
+        if not isinstance(signals, list):
+            raise PolicyError(f"{where}: 'signals' must be a list")
+        return cls(
+            name=str(data.get("name") or Path(where).stem),
+            agents=tuple(agents),
+            scope=data.get("scope", "url"),
+            missing_host=data.get("missing_host", "keep"),
+            server_error=data.get("server_error", "disallow"),
+            signals=tuple(str(s) for s in signals),
+        )
+
+
+def load_policy(name_or_path: str, base: Path | None = None) -> Policy:
+    """A policy by bundled name (`apertus`) or by YAML path (relative to `base`)."""
+    candidates = []
+    p = Path(name_or_path)
+    if base is not None and not p.is_absolute():
+        candidates.append(base / p)
+    candidates.append(p)
+    candidates.append(bundled_configs() / "policies" / f"{name_or_path}.yaml")
+    for c in candidates:
+        if c.is_file():
+            try:
+                data = yaml.safe_load(c.read_text("utf-8"))
+            except yaml.YAMLError as exc:
+                raise PolicyError(f"{c}: not valid YAML: {exc}") from exc
+            if not isinstance(data, dict):
+                raise PolicyError(f"{c}: a policy must be a YAML mapping")
+            return Policy.from_dict(data, str(c))
+    raise PolicyError(f"policy not found: {name_or_path}")

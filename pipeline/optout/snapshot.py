@@ -1,0 +1,190 @@
+"""robots.txt (and other per-host opt-out file) snapshots: dated, checksummed tables.
+
+A snapshot is data published with the dataset. Parquet columns:
+`host` (origin as RFC 9309 scopes it: scheme://host[:port], default port omitted),
+`fetched_at` (ISO 8601), `http_status`, `body` (bytes, capped), `body_sha256`, `source`,
+`entry_sha256` (identifies this entry in evidence). Table metadata holds the snapshot id
+(sha256 of its entries), its date range and how it was made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+BODY_CAP = 500 * 1024  # RFC 9309 section 2.5: parse at least the first 500 KiB
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+SCHEMA = pa.schema(
+    [
+        ("host", pa.string()),
+        ("fetched_at", pa.string()),
+        ("http_status", pa.int32()),
+        ("body", pa.binary()),
+        ("body_sha256", pa.string()),
+        ("source", pa.string()),
+        ("entry_sha256", pa.string()),
+    ]
+)
+REQUIRED_COLUMNS = ("host", "fetched_at", "http_status", "body")
+
+
+class SnapshotError(ValueError):
+    pass
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL, lower-cased, IDN in punycode, default port dropped."""
+    parts = urlsplit(url.strip())
+    scheme = (parts.scheme or "http").lower()
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii") if host and not host.isascii() else host.lower()
+    except UnicodeError:
+        host = host.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None or DEFAULT_PORTS.get(scheme) == port:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def entry_sha256(host: str, fetched_at: str, status: int, body_sha256: str) -> str:
+    return hashlib.sha256(f"{host}\n{fetched_at}\n{status}\n{body_sha256}".encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    host: str
+    fetched_at: str
+    http_status: int
+    body: bytes
+    body_sha256: str
+    source: str
+    entry_sha256: str
+
+
+@dataclass(slots=True)
+class SnapshotRow:
+    host: str
+    fetched_at: str
+    http_status: int
+    body: bytes
+    source: str = ""
+
+    def finish(self) -> dict[str, object]:
+        body = self.body[:BODY_CAP]
+        digest = hashlib.sha256(body).hexdigest()
+        host = origin(self.host if "://" in self.host else f"https://{self.host}")
+        return {
+            "host": host,
+            "fetched_at": self.fetched_at,
+            "http_status": int(self.http_status),
+            "body": body,
+            "body_sha256": digest,
+            "source": self.source,
+            "entry_sha256": entry_sha256(host, self.fetched_at, int(self.http_status), digest),
+        }
+
+
+def write_snapshot(rows: Iterable[SnapshotRow], path: Path, made_by: str) -> dict[str, object]:
+    """Write a snapshot deterministically (rows sorted by host, then date); return its metadata."""
+    records = sorted((r.finish() for r in rows), key=lambda r: (r["host"], r["fetched_at"]))
+    ids = hashlib.sha256("".join(f"{r['entry_sha256']}\n" for r in records).encode()).hexdigest()
+    dates = sorted(str(r["fetched_at"]) for r in records)
+    meta = {
+        "snapshot_id": ids,
+        "entries": len(records),
+        "date_min": dates[0] if dates else "",
+        "date_max": dates[-1] if dates else "",
+        "made_by": made_by,
+    }
+    table = pa.Table.from_pylist(records, schema=SCHEMA).replace_schema_metadata(
+        {"consentcrawl.snapshot": json.dumps(meta, sort_keys=True)}
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(path)
+    return meta
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """An in-memory index host → newest entry fetched on or before `as_of` (if given)."""
+
+    path: str
+    meta: dict[str, object]
+    file_sha256: str
+    _by_host: dict[str, Entry] = field(default_factory=dict)
+
+    @property
+    def snapshot_id(self) -> str:
+        return str(self.meta.get("snapshot_id", self.file_sha256))
+
+    def lookup(self, url: str) -> tuple[Entry | None, str]:
+        """The entry for a URL's origin; falls back to the same host on the other scheme."""
+        key = origin(url)
+        entry = self._by_host.get(key)
+        if entry is not None:
+            return entry, "origin"
+        scheme, _, rest = key.partition("://")
+        other = "http" if scheme == "https" else "https"
+        entry = self._by_host.get(f"{other}://{rest}")
+        return (entry, "other-scheme") if entry is not None else (None, "none")
+
+    def __len__(self) -> int:
+        return len(self._by_host)
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=4)
+def load_snapshot(path: str, as_of: str | None = None) -> Snapshot:
+    """Load once per worker process; the cache key is the path and the as-of date."""
+    p = Path(path)
+    if not p.exists():
+        raise SnapshotError(f"robots snapshot not found: {path}")
+    try:
+        table = pq.read_table(p)
+    except Exception as exc:
+        raise SnapshotError(f"robots snapshot {path} is not a readable Parquet file: {exc}") from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    if missing:
+        raise SnapshotError(f"robots snapshot {path} lacks column(s): {', '.join(missing)}")
+    raw_meta = (table.schema.metadata or {}).get(b"consentcrawl.snapshot", b"{}")
+    snap = Snapshot(path=str(p), meta=json.loads(raw_meta), file_sha256=file_sha256(p))
+    cols = {c: table.column(c).to_pylist() for c in table.column_names}
+    n = table.num_rows
+    for i in range(n):
+        fetched = str(cols["fetched_at"][i] or "")
+        if as_of is not None and fetched > as_of:
+            continue
+        body = cols["body"][i] or b""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        digest = (cols.get("body_sha256") or [None] * n)[i] or hashlib.sha256(body).hexdigest()
+        host = origin(str(cols["host"][i]))
+        status = int(cols["http_status"][i] or 0)
+        esha = (cols.get("entry_sha256") or [None] * n)[i] or entry_sha256(host, fetched, status, digest)
+        entry = Entry(host, fetched, status, body, digest, str((cols.get("source") or [""] * n)[i] or ""), esha)
+        prev = snap._by_host.get(host)
+        if prev is None or entry.fetched_at >= prev.fetched_at:
+            snap._by_host[host] = entry
+    return snap
