@@ -13,8 +13,8 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import ROOT, SHARED
+
 from pipeline.config import load_config
 from pipeline.manifest import verify
 from pipeline.runner import run_pipeline

@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import ROOT, shared_path
+
 from pipeline.document import Outcome
 from pipeline.ingest import JsonlReader, ParquetReader, WarcReader, input_format
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import fsspec
-from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
+from fastwarc.warc import ArchiveIterator, WarcRecord
 
 from pipeline.document import Document
 

@@ -1,0 +1,175 @@
+"""The language identifier used by the pipeline, the CLI and the benchmark (one code path)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .labels import SPECIAL_LANGS, parse_label
+from .model import LoadedModel, load_fasttext, resolve_model
+from .prepare import DEFAULT_MAX_CHARS, DEFAULT_WINDOWS, prepare_text
+from .script import detect_script, scripts_compatible
+from .thresholds import Thresholds
+
+
+@dataclass(frozen=True, slots=True)
+class LangResult:
+    """Language-ID output for one document.
+
+    ``script_conflict`` is True when the model's label names (or, for lid.176, only allows)
+    a script different from the one the text is written in, e.g. ``eng_Latn`` for Cyrillic
+    text; the label keeps the model's script then, so filter on this flag if it matters.
+    """
+
+    label: str
+    lang: str
+    script: str
+    score: float
+    topk: tuple[tuple[str, float], ...]
+    script_conflict: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (CLI / manifests)."""
+        return {
+            "label": self.label,
+            "lang": self.lang,
+            "script": self.script,
+            "score": self.score,
+            "topk": [[lab, s] for lab, s in self.topk],
+            "script_conflict": self.script_conflict,
+        }
+
+
+ZXX_RESULT = LangResult("zxx_Zxxx", "zxx", "Zxxx", 1.0, (("zxx_Zxxx", 1.0),))
+
+
+def _pick_script(candidates: tuple[str, ...], text_script: str) -> tuple[str, bool]:
+    """Choose the label script from the model's candidates and the text; flag conflicts."""
+    if not candidates:
+        return text_script, False
+    if text_script in candidates:
+        return text_script, False
+    for s in candidates:
+        if scripts_compatible(s, text_script):
+            return s, False
+    return candidates[0], True
+
+
+class LanguageIdentifier:
+    """fastText language identifier with label normalisation, script detection, thresholds.
+
+    Picklable: only the resolved model path and settings are pickled; the model itself is
+    loaded lazily and cached per process (see :mod:`pipeline.langid.model`).
+    """
+
+    def __init__(
+        self,
+        model: str | Path = "default",
+        thresholds: str | Path | Thresholds | None = None,
+        k: int = 3,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        windows: int = DEFAULT_WINDOWS,
+    ) -> None:
+        self._path = resolve_model(model)
+        self._name = str(model)
+        self._thresholds = (
+            thresholds if isinstance(thresholds, Thresholds) else Thresholds.load(thresholds)
+        )
+        self._k = max(1, int(k))
+        self._max_chars = max_chars
+        self._windows = max(1, windows)
+        self._loaded: LoadedModel | None = None
+        self._loaded_model()  # fail early on a broken model file
+
+    # -- pickling: drop the native model, reload from the path in the other process --------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_loaded"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def _loaded_model(self) -> LoadedModel:
+        if self._loaded is None:
+            self._loaded = load_fasttext(self._path)
+        return self._loaded
+
+    @property
+    def model_sha256(self) -> str:
+        """sha256 of the model file (pins the exact model in manifests)."""
+        return self._loaded_model().sha256
+
+    @property
+    def model_name(self) -> str:
+        """The spec given (``default``, ``lid176``, a path or hub id) plus the resolved file."""
+        return f"default:{self._path.name}" if self._name == "default" else self._name
+
+    @property
+    def model_path(self) -> Path:
+        """Resolved model file."""
+        return self._path
+
+    @property
+    def labels(self) -> list[str]:
+        """The model's raw labels without ``__label__`` (``en`` for lid.176, ``eng_Latn``...)."""
+        return list(self._loaded_model().labels)
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The thresholds in use."""
+        return self._thresholds
+
+    @property
+    def k(self) -> int:
+        """Number of (label, score) pairs in ``topk``."""
+        return self._k
+
+    def prepare(self, text: str) -> str:
+        """The exact text the model sees (cleaned, sampled)."""
+        return prepare_text(text, self._max_chars, self._windows)
+
+    def predict(self, text: str) -> LangResult:
+        """Identify one document; never raises on odd input (returns ``und``/``zxx``)."""
+        return self.predict_batch([text])[0]
+
+    def predict_batch(self, texts: Sequence[str]) -> list[LangResult]:
+        """Identify many documents (same results as :meth:`predict` on each).
+
+        fastText is called once per document: the multi-line API of ``fasttext-predict``
+        returns labels without probabilities.
+        """
+        prepared = [self.prepare(t) for t in texts]
+        scripts = [detect_script(p) for p in prepared]
+        todo = [i for i, s in enumerate(scripts) if s != "Zxxx"]
+        results: list[LangResult] = [ZXX_RESULT] * len(prepared)
+        if not todo:
+            return results
+        predict = self._loaded_model().predict_pairs
+        for i in todo:
+            try:
+                pairs = predict(prepared[i], self._k)
+            except (ValueError, TypeError, RuntimeError, UnicodeError):
+                pairs = []  # defensive: prepared text should never make fastText raise
+            results[i] = self._result(pairs, scripts[i])
+        return results
+
+    def _result(self, pairs: Sequence[tuple[float, str]], text_script: str) -> LangResult:
+        topk: list[tuple[str, float]] = []
+        top_lang, top_script, top_conflict = "und", text_script, False
+        for rank, (prob, raw) in enumerate(pairs):
+            lang, candidates = parse_label(raw)
+            script, conflict = _pick_script(candidates, text_script)
+            if lang in SPECIAL_LANGS:
+                conflict = False
+            topk.append((f"{lang}_{script}", round(min(1.0, max(0.0, float(prob))), 4)))
+            if rank == 0:
+                top_lang, top_script, top_conflict = lang, script, conflict
+        score = topk[0][1] if topk else 0.0
+        if not topk or score < self._thresholds.for_label(top_lang, top_script):
+            return LangResult(f"und_{text_script}", "und", text_script, score, tuple(topk), False)
+        return LangResult(
+            f"{top_lang}_{top_script}", top_lang, top_script, score, tuple(topk), top_conflict
+        )

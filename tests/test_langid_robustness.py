@@ -1,0 +1,151 @@
+"""Bad input never raises: every text gets a label and a score."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+from conftest import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.langid import LangResult, LanguageIdentifier, prepare_text
+
+LABEL_RE = re.compile(r"^[a-z]{2,3}_[A-Z][a-z]{3}$")
+
+
+@pytest.fixture(scope="module")
+def ident() -> LanguageIdentifier:
+    return LanguageIdentifier("lid176")
+
+
+def _check(r: LangResult) -> None:
+    assert LABEL_RE.match(r.label), r
+    assert r.label == f"{r.lang}_{r.script}"
+    assert 0.0 <= r.score <= 1.0
+    assert r.topk and all(LABEL_RE.match(lab) and 0.0 <= s <= 1.0 for lab, s in r.topk)
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("", "zxx_Zxxx"),
+        ("   \n\t  ", "zxx_Zxxx"),
+        ("0123456789 42 3.14", "zxx_Zxxx"),
+        ("٣٤٥ ४५६ 😀🎉👍🏽 ❤️", "zxx_Zxxx"),
+        ("\udcff", "zxx_Zxxx"),
+        ("\udcff\ud800 \U0001f600", "zxx_Zxxx"),
+        ("http://example.com/path?q=1 user@example.org www.example.net", "zxx_Zxxx"),
+        ("\x00\x01\x02\x7f", "zxx_Zxxx"),
+    ],
+)
+def test_no_letters_is_zxx(ident: LanguageIdentifier, text: str, label: str) -> None:
+    r = ident.predict(text)
+    assert r.label == label
+    _check(r)
+
+
+BAD_INPUTS: dict[str, Callable[[], str]] = {
+    "5MB-a": lambda: "a" * 5_000_000,
+    "5MB-cyrillic": lambda: "ж" * 5_000_000,
+    "5MB-han": lambda: "漢" * 5_000_000,
+    "5MB-surrogate": lambda: "\udcff" * 5_000_000,
+    "surrogate-inside": lambda: "The quick brown fox \udcff jumps over the lazy dog",
+    "mixed-scripts": lambda: "Hello мир 你好 مرحبا नमस्ते",
+    "line-breaks": lambda: "line one\nline two\r\nline three\u2028four\x0bfive\x0csix",
+    "nul-bytes": lambda: "word\x00word\x00word",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_bad_input_gets_label_and_score(ident: LanguageIdentifier, name: str) -> None:
+    text = BAD_INPUTS[name]()
+    t = time.perf_counter()
+    _check(ident.predict(text))
+    assert time.perf_counter() - t < 2.0
+
+
+def test_batch_matches_single(ident: LanguageIdentifier) -> None:
+    texts = ["Bonjour tout le monde", "", "Guten Morgen zusammen", "123", "\udcff", "Hola amigos"]
+    assert ident.predict_batch(texts) == [ident.predict(t) for t in texts]
+
+
+def test_mixed_scripts_flag_conflict(ident: LanguageIdentifier) -> None:
+    # Mostly Latin letters but lid.176 is pulled to Chinese by the Han n-grams.
+    r = ident.predict("Hello мир 你好 مرحبا")
+    _check(r)
+    if r.lang == "zho":
+        assert r.script_conflict and r.script in ("Hans", "Hant")
+
+
+def test_script_from_text_for_lid176(ident: LanguageIdentifier) -> None:
+    r = ident.predict("这是一个关于中国经济发展的新闻报道，政府发布了新的政策。")
+    assert (r.lang, r.script) == ("zho", "Hans")
+    r = ident.predict("這是一個關於中國經濟發展的新聞報導，政府發佈了新的政策。")
+    assert (r.lang, r.script) == ("zho", "Hant")
+    r = ident.predict("Влада Србије је данас усвојила нови закон о образовању и науци.")
+    assert r.label == "srp_Cyrl"
+    r = ident.predict("日本政府は新しい経済政策を発表しました。")
+    assert r.label == "jpn_Jpan"
+    r = ident.predict("한국 정부는 새로운 경제 정책을 발표했습니다.")
+    assert r.label == "kor_Kore"
+
+
+def test_prepare_text() -> None:
+    assert prepare_text("Visit https://x.org/a now,\nmail me@x.org 2024!") == "Visit now, mail !"
+    long = " ".join(f"w{i % 10}x" for i in range(100_000))
+    p = prepare_text(long, max_chars=1000, windows=4)
+    assert len(p) <= 1000 + 3
+    assert "\n" not in prepare_text("a\nb\rc")
+    assert prepare_text("a\udcffb") == "a b"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(), max_size=300))
+def test_never_raises(text: str) -> None:
+    ident = LanguageIdentifier("lid176")  # cached model: cheap to re-create
+    _check(ident.predict(text))
+
+
+def test_cli_lid176_stdin_lines() -> None:
+    payload = (
+        "Bonjour tout le monde, comment allez-vous ?\n"
+        + json.dumps({"text": "Das ist ein kleiner Test auf Deutsch."})
+        + "\n"
+        + "\n"
+        + "12345\n"
+    ).encode() + b"\xff\xfe invalid bytes in an english sentence here\n{not json\n"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.langid.cli", "--model", "lid176"],
+        input=payload,
+        capture_output=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=True,
+    )
+    out = [json.loads(x) for x in proc.stdout.decode().splitlines()]
+    assert len(out) == 6  # one output line per input line, whatever it holds
+    assert [o["lang"] for o in out[:5]] == ["fra", "deu", "zxx", "zxx", "eng"]
+    for o in out:
+        assert set(o) >= {"label", "lang", "script", "score", "topk"}
+        assert len(o["topk"]) in (1, 3)
+
+
+def test_cli_bad_model_exit_code() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.langid.cli", "--model", "/nonexistent/model.bin"],
+        input=b"hello\n",
+        capture_output=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert b"langid:" in proc.stderr
