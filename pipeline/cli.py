@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.config import ConfigError, load_config
+from pipeline.manifest.commands import UsageError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -56,21 +57,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run(Path(args.config), args, {"output": args.out, "workers": args.workers})
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
-    from pipeline.manifest import verify
-
-    if not Path(args.dir).is_dir():
-        raise ConfigError(f"dataset folder not found: {args.dir}")
-    problems = verify(args.dir)
-    for p in problems:
-        print(f"FAIL {p}")
-    if problems:
-        print(f"{args.dir}: {len(problems)} problem(s)")
-        return EXIT_FAIL
-    print(f"{args.dir}: OK, every file matches manifest.json")
-    return EXIT_OK
-
-
 def cmd_langid(args: argparse.Namespace) -> int:
     from pipeline.langid.cli import main as langid_main
 
@@ -97,9 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_exec(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("verify", help="recompute every checksum listed in DIR/manifest.json")
-    p.add_argument("dir")
-    p.set_defaults(func=cmd_verify)
+    from pipeline.manifest.commands import register as register_dataset_commands
+
+    register_dataset_commands(sub)
 
     p = sub.add_parser("langid", help="tag lines or JSONL from stdin with language labels",
                        add_help=False)
@@ -113,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except ConfigError as exc:
+    except (ConfigError, UsageError) as exc:
         sys.stderr.write(f"consentcrawl: error: {exc}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -198,20 +198,15 @@ _Check = Callable[[str], object]
 
 
 def _wildcard_check(parts: list[str], anchored: bool) -> _Check:
-    """Build a matcher for a pattern with '*' (parts are the literal pieces between stars).
+    """Build a matcher for a pattern with '*' (parts: the literal pieces between the stars).
 
-    Matching each middle piece at its earliest occurrence is optimal, so no
-    backtracking is needed; atomic groups forbid it, which keeps hostile
-    patterns like "/*a*a*a*a*b" from blowing up on long URLs.
+    Taking each middle piece at its earliest occurrence is optimal, so one
+    left-to-right pass of ``str.find`` decides: linear time even for hostile
+    patterns like "/*a*a*a*a*b" on long URLs, and nothing to compile.
     """
-    first, mids, last = parts[0], parts[1:-1], parts[-1]
-    if _ATOMIC:
-        rx = re.escape(first) + "".join(f"(?>.*?{re.escape(p)})" for p in mids)
-        rx += f".*{re.escape(last)}\\Z" if anchored else f".*?{re.escape(last)}"
-        return re.compile(rx, re.DOTALL).match
-    start = len(first)  # pragma: no cover - Python 3.10 fallback
+    start, mids, last = len(parts[0]), parts[1:-1], parts[-1]
 
-    def check(path: str) -> bool:  # pragma: no cover - Python 3.10 fallback
+    def check(path: str) -> bool:
         pos = start
         for p in mids:
             i = path.find(p, pos)
@@ -225,9 +220,22 @@ def _wildcard_check(parts: list[str], anchored: bool) -> _Check:
     return check
 
 
-# A compiled pattern is (head, check, priority): a path matches when it starts
-# with head and check is None or check(path) is truthy; priority = octets.
-_Pattern = tuple[str, "_Check | None", int]
+def _wildcard_regex(parts: list[str], anchored: bool) -> str | None:
+    """The same matcher as a regex source, or None when it cannot be made backtracking-safe.
+
+    Atomic groups (Python 3.11+) commit each middle piece to its earliest
+    occurrence, exactly as ``_wildcard_check`` does.
+    """
+    if not _ATOMIC:  # pragma: no cover - Python 3.10
+        return None
+    rx = re.escape(parts[0]) + "".join(f"(?>.*?{re.escape(p)})" for p in parts[1:-1])
+    return rx + (f".*{re.escape(parts[-1])}\\Z" if anchored else f".*?{re.escape(parts[-1])}")
+
+
+# A compiled pattern: a path matches when it starts with ``head`` and ``check``
+# is None or ``check(path)`` is true; ``priority`` counts its octets; ``regex``
+# is the same test as a regular expression source (None: not expressible).
+_Pattern = tuple[str, "_Check | None", int, "str | None"]
 
 
 @lru_cache(maxsize=16384)
@@ -248,8 +256,10 @@ def _compile_pattern(raw: str) -> _Pattern:
         parts = [parts[0], *[p for p in parts[1:-1] if p], parts[-1]]
     head = parts[0]
     if len(parts) == 1:
-        return head, (head.__eq__ if anchored else None), priority
-    return head, _wildcard_check(parts, anchored), priority
+        if anchored:
+            return head, head.__eq__, priority, re.escape(head) + "\\Z"
+        return head, None, priority, re.escape(head)
+    return head, _wildcard_check(parts, anchored), priority, _wildcard_regex(parts, anchored)
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,7 +285,33 @@ _ALLOW_NO_GROUP = Verdict(True, None, None, None)
 
 # A rule as parsed: (is_allow, path-pattern as written, offset of its line in the text).
 _Rule = tuple[bool, str, int]
-_Entry = tuple[str, "_Check | None", int]
+# A rule ready to match: (head, check, rule index, regex source).
+_Entry = tuple[str, "_Check | None", int, "str | None"]
+
+# A bucket scanned this many times is compiled into one regular expression:
+# compiling costs about as much as a few hundred Python-level scans, so only
+# buckets that are really hot (warm caches, big hosts) pay for it.
+_COMPILE_AFTER = 256
+_COMPILE_MIN_ENTRIES = 4
+
+
+class _Bucket:
+    """Rules whose literal head starts with the same two characters, most specific first."""
+
+    __slots__ = ("entries", "uses", "rx", "index")
+
+    def __init__(self, entries: list[_Entry]) -> None:
+        self.entries = tuple(entries)
+        self.uses = 0
+        self.rx: Callable[[str], re.Match[str] | None] | None = None
+        self.index: tuple[int, ...] = ()
+
+    def compile(self) -> None:
+        """Turn the ordered scan into one alternation; the first alternative that matches wins."""
+        if any(e[3] is None for e in self.entries):
+            return  # a pattern with no safe regex form (Python < 3.11): keep scanning
+        self.rx = re.compile("|".join(f"({e[3]})" for e in self.entries), re.DOTALL).match
+        self.index = (-1, *(e[2] for e in self.entries))
 
 
 class _Matcher:
@@ -286,7 +322,7 @@ class _Matcher:
     literal head, so a URL only scans the rules that could start like it.
     """
 
-    __slots__ = ("rules", "allow", "evidence", "_buckets", "_default", "_heads")
+    __slots__ = ("rules", "allow", "evidence", "_buckets", "_default")
 
     def __init__(self, rules: list[_Rule], index_html: bool) -> None:
         self.rules = rules
@@ -294,18 +330,17 @@ class _Matcher:
         self.evidence: list[tuple[str, int]] = []  # (line text, line number), filled by RobotsTxt
         keyed: list[tuple[int, int, int, _Entry]] = []
         for i, (is_allow, raw, offset) in enumerate(rules):
-            head, check, prio = _compile_pattern(raw)
-            keyed.append((-prio, 0 if is_allow else 1, offset, (head, check, i)))
+            head, check, prio, rx = _compile_pattern(raw)
+            keyed.append((-prio, 0 if is_allow else 1, offset, (head, check, i, rx)))
             if is_allow and index_html:
                 # Google: "Allow: /d/index.html" also allows "/d/"
                 # (GoogleOnly_IndexHTMLisDirectory).
                 slash = raw.rfind("/")
                 if slash != -1 and raw.startswith("/index.htm", slash):
-                    head, check, prio = _compile_pattern(raw[: slash + 1] + "$")
-                    keyed.append((-prio, 0, offset, (head, check, i)))
+                    head, check, prio, rx = _compile_pattern(raw[: slash + 1] + "$")
+                    keyed.append((-prio, 0, offset, (head, check, i, rx)))
         keyed.sort(key=lambda k: k[:3])
         ordered = [k[3] for k in keyed]
-        self._heads = tuple({e[0] for e in ordered})
         buckets: dict[str, list[_Entry]] = {e[0][:2]: [] for e in ordered if len(e[0]) >= 2}
         for e in ordered:  # a short head ("", "/") can match any path: it joins every bucket
             if len(e[0]) >= 2:
@@ -313,14 +348,23 @@ class _Matcher:
             else:
                 for lst in buckets.values():
                     lst.append(e)
-        self._buckets = {k: tuple(v) for k, v in buckets.items()}
-        self._default = tuple(e for e in ordered if len(e[0]) < 2)
+        self._buckets = {k: _Bucket(v) for k, v in buckets.items()}
+        self._default = _Bucket([e for e in ordered if len(e[0]) < 2])
 
     def match(self, path: str) -> int:
         """Return the index (into ``rules``) of the most specific matching rule, or -1."""
-        if not path.startswith(self._heads):
+        b = self._buckets.get(path[:2], self._default)
+        rx = b.rx
+        if rx is not None:
+            m = rx(path)
+            return -1 if m is None else b.index[m.lastindex]  # type: ignore[index]
+        entries = b.entries
+        if not entries:
             return -1
-        for head, check, i in self._buckets.get(path[:2], self._default):
+        b.uses += 1
+        if b.uses == _COMPILE_AFTER and len(entries) >= _COMPILE_MIN_ENTRIES:
+            b.compile()
+        for head, check, i, _rx in entries:
             if path.startswith(head) and (check is None or check(path)):
                 return i
         return -1
