@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from pipeline import __version__
-from pipeline.config import ConfigError, load_config
+from pipeline.config import ConfigError, RunConfig, load_config
 from pipeline.manifest.commands import UsageError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -25,25 +26,62 @@ def _sample_config() -> Path:
     return Path(next(iter(pipeline.sample.__path__))) / "dry-run.yaml"
 
 
+def _plan(config: RunConfig, args: argparse.Namespace) -> int:
+    """What a run would do, without doing it."""
+    workers = args.workers or config.workers
+    where = args.scheduler or f"embedded LocalCluster, {workers} worker process(es)"
+    print(f"plan: {len(config.inputs)} shard(s) on {where} → {config.output}")
+    print(f"policy {config.policy.name} ({len(config.policy.agents)} agents, scope {config.policy.scope}); "
+          f"robots snapshot: {config.robots_snapshot or 'none'}; config sha256 {config.sha256[:16]}…")
+    for i, uri in enumerate(config.inputs):
+        print(f"  shard {i:05d}: {config.display(uri)}")
+    return EXIT_OK
+
+
 def _run(config_path: Path, args: argparse.Namespace, overrides: dict[str, object]) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     from pipeline.runner import run_pipeline
+    from pipeline.shard import ShardResult
     from pipeline.summary import render_summary
 
     config = load_config(config_path, overrides)
-    from rich.console import Console
-
-    console = Console(stderr=False)
+    if getattr(args, "plan", False):
+        return _plan(config, args)
+    console = Console()
     console.print(f"consentcrawl {__version__}: {len(config.inputs)} input shard(s) → {config.output}")
+    live = console.is_terminal
+    progress = Progress(TextColumn("shards"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                        TimeRemainingColumn(), console=console, disable=not live)
+    task = progress.add_task("run", total=len(config.inputs), rate="")
+    records = 0
+    t0 = time.perf_counter()
 
-    def progress(res: object, done: int, total: int) -> None:
-        r = res  # ShardResult
-        status = f"FAILED ({r.failed})" if r.failed else f"{r.records_in} records in {r.seconds:.2f}s"
-        console.print(f"  [{done}/{total}] {r.uri}: {status}")
+    def on_start(total: int, resumed: int, dashboard: str) -> None:
+        if dashboard:
+            console.print(f"Dask dashboard: {dashboard}")
+        if resumed:
+            console.print(f"resuming: {resumed} of {total} shard(s) already complete")
+        progress.update(task, completed=resumed)
 
-    report = run_pipeline(config, scheduler=args.scheduler, workers=args.workers, on_shard=progress)
+    def on_shard(r: ShardResult, done: int, total: int) -> None:
+        nonlocal records
+        records += r.records_in
+        rate = f"{records / max(time.perf_counter() - t0, 1e-9):,.0f} records/s"
+        progress.update(task, completed=done, rate=rate)
+        if not live:
+            status = f"FAILED ({r.failed})" if r.failed else f"{r.records_in} records in {r.seconds:.2f}s"
+            console.print(f"  [{done}/{total}] {r.uri}: {status}")
+
+    with progress:
+        report = run_pipeline(config, scheduler=args.scheduler, workers=args.workers,
+                              resume=getattr(args, "resume", False), on_shard=on_shard, on_start=on_start)
     render_summary(report.manifest, report.wall_seconds, report.workers, str(report.out_dir), console)
     if report.failed:
-        console.print(f"[red]{len(report.failed)} shard(s) failed; the run is incomplete[/red]")
+        for f in report.failed:
+            console.print(f"[red]failed shard: {f}[/red]")
+        console.print(f"[red]{len(report.failed)} shard(s) failed; the run is incomplete (exit 1)[/red]")
         return EXIT_FAIL
     return EXIT_OK
 
@@ -55,12 +93,6 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     return _run(Path(args.config), args, {"output": args.out, "workers": args.workers})
-
-
-def cmd_langid(args: argparse.Namespace) -> int:
-    from pipeline.langid.cli import main as langid_main
-
-    return langid_main(args.rest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,20 +113,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the pipeline from a YAML config")
     p.add_argument("--config", required=True, help="YAML run config")
     add_exec(p)
+    p.add_argument("--resume", action="store_true",
+                   help="skip shards finished by an interrupted run of the same config into the same --out")
+    p.add_argument("--plan", "--dry-run", dest="plan", action="store_true",
+                   help="print the plan (shards, workers, output) and exit without running")
     p.set_defaults(func=cmd_run)
 
     from pipeline.manifest.commands import register as register_dataset_commands
 
     register_dataset_commands(sub)
 
-    p = sub.add_parser("langid", help="tag lines or JSONL from stdin with language labels",
-                       add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_langid)
+    sub.add_parser("langid", help="tag lines or JSONL from stdin with language labels (see langid --help)")
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["langid"]:  # its own parser, shared with `python -m pipeline.langid.cli`
+        from pipeline.langid.cli import main as langid_main
+
+        return langid_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -19,10 +19,10 @@ from typing import Any
 
 from dask.distributed import Client, LocalCluster, as_completed
 
-from pipeline.config import RunConfig
+from pipeline.config import ConfigError, RunConfig
 from pipeline.manifest import MANIFEST_NAME, build_manifest, dump_manifest
 from pipeline.optout.snapshot import load_snapshot
-from pipeline.shard import ShardResult, process_shard
+from pipeline.shard import STATE_DIR, ShardResult, input_digest, process_shard, read_marker
 from pipeline.write import sha256_file
 
 SNAPSHOT_DIR = "snapshots"
@@ -37,6 +37,7 @@ class RunReport:
     wall_seconds: float
     workers: int
     failed: list[str] = field(default_factory=list)
+    resumed: list[int] = field(default_factory=list)
 
 
 def task_key(uri: str, config: RunConfig) -> str:
@@ -44,12 +45,51 @@ def task_key(uri: str, config: RunConfig) -> str:
     return f"consentcrawl-shard-{digest}"
 
 
-def _prepare_out(out: Path) -> None:
+class ResumeError(ConfigError):
+    """Resuming would mix outputs of different configs or inputs."""
+
+
+def _prepare_out(out: Path, config: RunConfig, resume: bool) -> None:
+    """A fresh run clears the folder's outputs; a resumed one first checks it may continue."""
+    state = out / STATE_DIR / "run.json"
+    if resume and state.is_file():
+        previous = json.loads(state.read_text()).get("config_sha256")
+        if previous != config.sha256:
+            raise ResumeError(
+                f"{out} was written with another config (sha256 {str(previous)[:12]}…, now "
+                f"{config.sha256[:12]}…): refusing to mix outputs; use a new --out"
+            )
     out.mkdir(parents=True, exist_ok=True)
-    for sub in ("data", "excluded", SNAPSHOT_DIR):
-        shutil.rmtree(out / sub, ignore_errors=True)
+    if not resume:
+        for sub in ("data", "excluded", SNAPSHOT_DIR, STATE_DIR):
+            shutil.rmtree(out / sub, ignore_errors=True)
     for name in (MANIFEST_NAME, RUN_LOG):
         (out / name).unlink(missing_ok=True)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps({"config_sha256": config.sha256}) + "\n")
+
+
+def _remove_partials(out: Path) -> None:
+    """Temporary files of tasks that died (killed workers) are never part of the dataset."""
+    for sub in ("data", "excluded", STATE_DIR):
+        for tmp in (out / sub).glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def _resumable(config: RunConfig, out: Path) -> dict[int, ShardResult]:
+    done: dict[int, ShardResult] = {}
+    for i, uri in enumerate(config.inputs):
+        res = read_marker(out, i, config.sha256)
+        if res is None:
+            continue
+        if res.uri != config.display(uri):
+            raise ResumeError(f"shard {i} was {res.uri}, now {config.display(uri)}: the input list changed; "
+                              "use a new --out")
+        size, digest = input_digest(uri)
+        if (size, digest) != (res.input_bytes, res.input_sha256):
+            raise ResumeError(f"input {res.uri} changed since the interrupted run; use a new --out")
+        done[i] = res
+    return done
 
 
 def _publish_snapshot(config: RunConfig, out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -97,11 +137,15 @@ def run_pipeline(
     *,
     scheduler: str | None = None,
     workers: int | None = None,
+    resume: bool = False,
     on_shard: Callable[[ShardResult, int, int], None] | None = None,
+    on_start: Callable[[int, int, str], None] | None = None,
 ) -> RunReport:
     started = time.perf_counter()
     out = Path(config.output)
-    _prepare_out(out)
+    _prepare_out(out, config, resume)
+    finished = _resumable(config, out) if resume else {}
+    _remove_partials(out)
     snapshots, snapshot_files = _publish_snapshot(config, out)
     n_workers = workers or config.workers
     cluster: LocalCluster | None = None
@@ -112,18 +156,20 @@ def run_pipeline(
             n_workers=n_workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=logging.ERROR,
         )
         client = Client(cluster)
-    results: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = [r.to_dict() for r in finished.values()]
     failed: list[str] = []
+    log: list[dict[str, Any]] = [{"event": "skipped", "shard": i, "uri": r.uri} for i, r in sorted(finished.items())]
     try:
+        if on_start is not None:
+            on_start(len(config.inputs), len(finished), _dashboard(client))
         futures = {
-            client.submit(
-                process_shard, i, uri, config, str(out), key=task_key(uri, config), pure=False, retries=1
-            ): (i, uri)
+            client.submit(process_shard, i, uri, config, str(out), key=task_key(uri, config), pure=False): (i, uri)
             for i, uri in enumerate(config.inputs)
+            if i not in finished
         }
         for fut in as_completed(futures):
             i, uri = futures[fut]
@@ -134,11 +180,12 @@ def run_pipeline(
                 failed.append(f"{config.display(uri)}: {res.failed}")
             results.append(res.to_dict())
             if on_shard is not None:
-                on_shard(res, len(results), len(futures))
+                on_shard(res, len(results), len(config.inputs))
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+    _remove_partials(out)
     results.sort(key=lambda r: r["index"])
     manifest = build_manifest(
         config=config.content_dict(),
@@ -151,11 +198,21 @@ def run_pipeline(
     )
     dump_manifest(manifest, out / MANIFEST_NAME)
     wall = time.perf_counter() - started
-    with open(out / RUN_LOG, "w", encoding="utf-8") as log:
-        for r in results:
-            log.write(json.dumps({"event": "shard", "shard": r["index"], "uri": r["uri"],
-                                  "seconds": round(r["seconds"], 3), "records": r["records_in"],
-                                  "failed": r["failed"]}) + "\n")
-        log.write(json.dumps({"event": "run", "wall_seconds": round(wall, 3), "workers": n_workers,
-                              "scheduler": scheduler or "local"}) + "\n")
-    return RunReport(out, manifest, results, wall, n_workers, failed)
+    done_now = [r for r in results if r["index"] not in finished]
+    log += [{"event": "failed" if r["failed"] else "shard", "shard": r["index"], "uri": r["uri"],
+             "seconds": round(r["seconds"], 3), "records": r["records_in"], "error": r["failed"]} for r in done_now]
+    log.append({"event": "run", "wall_seconds": round(wall, 3), "workers": n_workers,
+                "scheduler": scheduler or "local", "resumed_shards": len(finished), "failed_shards": len(failed)})
+    with open(out / RUN_LOG, "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(entry, sort_keys=True) + "\n" for entry in log)
+    return RunReport(out, manifest, results, wall, n_workers, failed, sorted(finished))
+
+
+def _dashboard(client: Client) -> str:
+    """The dashboard address, only when the scheduler actually serves one (needs bokeh)."""
+    try:
+        if "dashboard" not in client.scheduler_info().get("services", {}):
+            return ""
+        return str(client.dashboard_link or "")
+    except Exception:
+        return ""

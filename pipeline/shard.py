@@ -6,6 +6,8 @@ are dropped before the (expensive) HTML extraction and language ID.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -67,8 +69,45 @@ def shard_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
 
 
+STATE_DIR = ".consentcrawl"
+CRASH_ENV = "CONSENTCRAWL_FAULT_CRASH_ON"  # fault injection for the kill tests: exit hard on this input
+
+
+def marker_path(out_dir: str | Path, index: int) -> Path:
+    return Path(out_dir) / STATE_DIR / f"shard-{index:05d}.json"
+
+
+def write_marker(out_dir: str, result: ShardResult, config_sha256: str) -> None:
+    """Written last, atomically: its presence means the shard's files are complete."""
+    path = marker_path(out_dir, result.index)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"config_sha256": config_sha256, "result": result.to_dict()}, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def read_marker(out_dir: str | Path, index: int, config_sha256: str) -> ShardResult | None:
+    """The finished shard's result if its marker matches the config and its files are intact."""
+    path = marker_path(out_dir, index)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("config_sha256") != config_sha256:
+        return None
+    res = ShardResult(**data["result"])
+    for f in res.files:
+        full = Path(out_dir) / f["path"]
+        if not full.is_file() or full.stat().st_size != f["bytes"] or sha256_file(full) != f["sha256"]:
+            return None
+    return res
+
+
 def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> ShardResult:
     started = time.perf_counter()
+    crash_on = os.environ.get(CRASH_ENV)
+    if crash_on and crash_on in uri:
+        os._exit(70)  # simulate a worker killed by the OS (OOM killer, preemption)
     result = ShardResult(index=index, uri=config.display(uri))
     robots = _robots_filter(config)
     extractor = Extractor(config.extract.main_content, config.extract.min_chars)
@@ -85,6 +124,7 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
     try:
         reader = open_reader(uri, config.limits.max_payload_bytes)
         for doc in reader:
+            doc.source_uri = source  # ids and provenance name the input as the config does, not by local path
             _run_stages(doc, robots, extractor, language)
             result.records_in += 1
             if doc.outcome is Outcome.KEPT:
@@ -115,12 +155,13 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
     result.dropped_by_agent = dict(sorted(agents.items()))
     result.languages = dict(sorted(langs.items()))
     result.chars_by_language = dict(sorted(chars.items()))
-    result.input_bytes, result.input_sha256 = _input_digest(uri)
+    result.input_bytes, result.input_sha256 = input_digest(uri)
     result.seconds = time.perf_counter() - started
+    write_marker(out_dir, result, config.sha256)
     return result
 
 
-def _input_digest(uri: str) -> tuple[int, str]:
+def input_digest(uri: str) -> tuple[int, str]:
     """Size and sha256 of a local input; remote inputs report their size and the store's etag."""
     if "://" not in uri or uri.startswith("file://"):
         path = Path(uri.removeprefix("file://"))

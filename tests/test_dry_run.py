@@ -110,3 +110,13 @@ def test_edge_case_archives_through_the_whole_pipeline(tmp_path: Path) -> None:
     errored = report.manifest["counts"]["errored_by_reason"]
     assert errored.get("warc-unreadable", 0) >= 2 and errored.get("record-truncated", 0) >= 1
     assert verify(report.out_dir) == []
+
+
+def test_langid_command_agrees_with_the_pipeline(two_worker_run) -> None:
+    df = pl.read_parquet(two_worker_run.out_dir / "data" / "*.parquet", columns=["text", "lang", "script"])
+    lines = "".join(json.dumps({"text": t}) + "\n" for t in df["text"])
+    res = subprocess.run([sys.executable, "-m", "pipeline.cli", "langid"], input=lines, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    labels = [json.loads(line)["label"] for line in res.stdout.splitlines()]
+    assert labels == [f"{lang}_{script}" for lang, script in zip(df["lang"], df["script"], strict=True)]

@@ -68,7 +68,7 @@ def verify(folder: str | Path) -> list[str]:
     for p in sorted(root.rglob("*")):
         if p.is_file() or p.is_symlink():
             rel = p.relative_to(root).as_posix()
-            if rel not in listed and rel not in IGNORED and not rel.startswith(("report/",)):
+            if rel not in listed and rel not in IGNORED and not rel.startswith(("report/", ".consentcrawl/")):
                 problems.append(f"{rel}: extra file not in the manifest")
     if merkle_root(files) != manifest.get("merkle_root"):
         problems.append("merkle_root does not match the listed files")

@@ -505,7 +505,8 @@ class RobotsTxt:
                     starts.append(m.start())
                     gid += 1
                     in_rules = False
-                if value[:1] == "*" and (len(value) == 1 or value[1] in " \t"):
+                if value[:1] == "*" and not _TOKEN(value, 1).group():  # type: ignore[union-attr]
+                    # "*", and like Google "* junk": the token of the line is "*"
                     if not global_ids or global_ids[-1] != gid:
                         global_ids.append(gid)
                 else:
