@@ -135,7 +135,10 @@ def expand_inputs(patterns: list[str], base: Path) -> tuple[str, ...]:
     out: list[str] = []
     for pat in patterns:
         if "://" in pat and not pat.startswith("file://"):
-            out.append(pat)
+            if any(ch in pat for ch in "*?["):
+                out.extend(_remote_glob(pat))
+            else:
+                out.append(pat)
             continue
         local = _resolve_path(pat.removeprefix("file://"), base)
         if any(ch in local for ch in "*?["):
@@ -148,7 +151,28 @@ def expand_inputs(patterns: list[str], base: Path) -> tuple[str, ...]:
                 raise ConfigError(f"input file not found: {pat}")
             out.append(local)
     seen: dict[str, None] = dict.fromkeys(out)
+    from pipeline.ingest import UnsupportedInput, input_format
+
+    for uri in seen:
+        try:
+            input_format(uri)
+        except UnsupportedInput as exc:
+            raise ConfigError(str(exc)) from exc
     return tuple(seen)
+
+
+def _remote_glob(pattern: str) -> list[str]:
+    """s3://bucket/crawl/*.warc.gz and the like, listed through fsspec and sorted."""
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(pattern)
+        matches = sorted(fs.glob(path))
+    except Exception as exc:
+        raise ConfigError(f"cannot list input pattern {pattern}: {exc}") from exc
+    if not matches:
+        raise ConfigError(f"input pattern matches no file: {pattern}")
+    return [fs.unstrip_protocol(m) for m in matches]
 
 
 def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:

@@ -14,8 +14,8 @@ from pathlib import Path
 import dask
 import psutil
 import pytest
-
 from conftest import ROOT
+
 from pipeline.config import ConfigError, load_config
 from pipeline.manifest import verify
 from pipeline.runner import run_pipeline
