@@ -22,11 +22,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from fastwarc.warc import ArchiveIterator
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pipeline.ingest.warc import member_spans  # noqa: E402
 from pipeline.optout.snapshot import SnapshotRow, write_snapshot  # noqa: E402
 
 NOT_REDISTRIBUTABLE = {"l3s-gn1", "cleaneval-final", "cleaneval-dev"}  # research-only / no licence
@@ -74,16 +73,7 @@ def select_pages(pages: list[dict[str, str]], robots_hosts: set[str]) -> list[di
 
 def record_spans(path: Path) -> dict[str, tuple[int, int]]:
     """WARC-Record-ID → (offset, length) of its gzip member in the file."""
-    spans: dict[str, tuple[int, int]] = {}
-    prev: tuple[str, int] | None = None
-    with open(path, "rb") as fh:
-        for rec in ArchiveIterator(fh, parse_http=False):
-            if prev is not None:
-                spans[prev[0]] = (prev[1], rec.stream_pos - prev[1])
-            prev = (rec.headers.get("WARC-Record-ID"), rec.stream_pos)
-    if prev is not None:
-        spans[prev[0]] = (prev[1], path.stat().st_size - prev[1])
-    return spans
+    return {rid: (off, length) for rid, _, off, length in member_spans(str(path))}
 
 
 def robots_rows(shared: Path) -> list[SnapshotRow]:

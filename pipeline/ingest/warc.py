@@ -161,3 +161,22 @@ def _size(fh: object) -> int | None:
         return int(end)
     except Exception:
         return None
+
+
+def member_spans(path: str) -> Iterator[tuple[str, str, int, int]]:
+    """(record id, WARC-Type, offset, length) of each record's bytes in a local file.
+
+    For per-record gzip files (as Common Crawl writes them) a span is one gzip member, so records
+    can be copied between files byte for byte, digests intact.
+    """
+    import os
+
+    size = os.path.getsize(path)
+    prev: tuple[str, str, int] | None = None
+    with open(path, "rb") as fh:
+        for rec in ArchiveIterator(fh, parse_http=False):
+            if prev is not None:
+                yield prev[0], prev[1], prev[2], rec.stream_pos - prev[2]
+            prev = (rec.headers.get("WARC-Record-ID") or "", str(rec.record_type).rsplit(".", 1)[-1], rec.stream_pos)
+    if prev is not None:
+        yield prev[0], prev[1], prev[2], size - prev[2]
