@@ -46,6 +46,8 @@ class RunConfig:
     policy: Policy
     robots_snapshot: str | None = None
     robots_as_of: str | None = None
+    tdmrep_snapshot: str | None = None  # /.well-known/tdmrep.json per host, same table design
+    aitxt_snapshot: str | None = None  # /ai.txt per host (read only by policies enabling ai-txt)
     langid: LangIdConfig = field(default_factory=LangIdConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
@@ -67,8 +69,9 @@ class RunConfig:
         for key in ("workers", "output", "base_dir"):
             d.pop(key)
         d["inputs"] = [self.display(u) for u in self.inputs]
-        if self.robots_snapshot:
-            d["robots_snapshot"] = self.display(self.robots_snapshot)
+        for key in _SNAPSHOT_KEYS:
+            if d.get(key):
+                d[key] = self.display(d[key])
         return d
 
     @property
@@ -78,7 +81,8 @@ class RunConfig:
 
 
 _SECTIONS: dict[str, type] = {"langid": LangIdConfig, "extract": ExtractConfig, "limits": LimitsConfig}
-_TOP_KEYS = {"inputs", "output", "policy", "robots_snapshot", "robots_as_of", "workers", *_SECTIONS}
+_SNAPSHOT_KEYS = ("robots_snapshot", "tdmrep_snapshot", "aitxt_snapshot")
+_TOP_KEYS = {"inputs", "output", "policy", "robots_as_of", "workers", *_SNAPSHOT_KEYS, *_SECTIONS}
 
 
 def _check_type(key: str, value: Any, expected: type | tuple[type, ...]) -> None:
@@ -200,12 +204,15 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
             policy = load_policy(policy_ref, base)
     except PolicyError as exc:
         raise ConfigError(str(exc)) from exc
-    snapshot = data.get("robots_snapshot")
-    if snapshot is not None:
-        _check_type("robots_snapshot", snapshot, str)
-        snapshot = _resolve_path(snapshot, base)
-        if "://" not in snapshot and not Path(snapshot).is_file():
-            raise ConfigError(f"robots snapshot file not found: {data['robots_snapshot']}")
+    snapshots: dict[str, str | None] = {}
+    for key in _SNAPSHOT_KEYS:
+        value = data.get(key)
+        if value is not None:
+            _check_type(key, value, str)
+            value = _resolve_path(value, base)
+            if not Path(value).is_file():
+                raise ConfigError(f"{key.split('_')[0]} snapshot file not found: {data[key]}")
+        snapshots[key] = value
     as_of = data.get("robots_as_of")
     if as_of is not None:
         as_of = str(as_of)
@@ -217,7 +224,9 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
         inputs=expand_inputs(inputs, base),
         output=_resolve_path(data["output"], Path.cwd()),
         policy=policy,
-        robots_snapshot=snapshot,
+        robots_snapshot=snapshots["robots_snapshot"],
+        tdmrep_snapshot=snapshots["tdmrep_snapshot"],
+        aitxt_snapshot=snapshots["aitxt_snapshot"],
         robots_as_of=as_of,
         langid=_section("langid", data.get("langid")),
         extract=_section("extract", data.get("extract")),

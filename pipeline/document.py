@@ -42,6 +42,7 @@ class Document:
     lang_score: float = 0.0
     lang_topk: list[tuple[str, float]] = field(default_factory=list)
     robots_entry: str = ""
+    signals: list[str] = field(default_factory=list)  # "signal/location[/opt-out]" for counting
     outcome: Outcome | None = None
     reason: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pipeline.config import RunConfig
 from pipeline.document import Document, Outcome
@@ -22,7 +22,8 @@ from pipeline.host import url_host
 from pipeline.ingest import open_reader
 from pipeline.langfilter import LanguageStage
 from pipeline.optout.decide import RobotsFilter
-from pipeline.optout.snapshot import load_snapshot
+from pipeline.optout.signals import SignalsFilter
+from pipeline.optout.snapshot import Snapshot, load_snapshot
 from pipeline.write import (
     DATA_SCHEMA,
     LEDGER_SCHEMA,
@@ -33,6 +34,10 @@ from pipeline.write import (
     sha256_file,
     should_ledger,
 )
+
+
+class Stage(Protocol):
+    def run(self, doc: Document) -> Document: ...
 
 
 @dataclass(slots=True)
@@ -49,6 +54,7 @@ class ShardResult:
     languages: dict[str, int] = field(default_factory=dict)
     chars_kept: int = 0
     chars_by_language: dict[str, int] = field(default_factory=dict)
+    signals_found: dict[str, int] = field(default_factory=dict)
     files: list[dict[str, Any]] = field(default_factory=list)
     input_bytes: int = 0
     input_sha256: str = ""
@@ -59,10 +65,17 @@ class ShardResult:
         return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
 
 
+def _snapshot(path: str | None, as_of: str | None) -> Snapshot | None:
+    return load_snapshot(path, as_of) if path else None
+
+
 @lru_cache(maxsize=2)
-def _robots_filter(config: RunConfig) -> RobotsFilter:
-    snapshot = load_snapshot(config.robots_snapshot, config.robots_as_of) if config.robots_snapshot else None
-    return RobotsFilter(snapshot, config.policy)
+def _optout_filters(config: RunConfig) -> tuple[RobotsFilter, SignalsFilter]:
+    """Built once per worker process: snapshots loaded, compiled rules cached across shards."""
+    robots = _snapshot(config.robots_snapshot, config.robots_as_of)
+    signals = SignalsFilter(config.policy, robots, _snapshot(config.tdmrep_snapshot, config.robots_as_of),
+                            _snapshot(config.aitxt_snapshot, config.robots_as_of))
+    return RobotsFilter(robots, config.policy), signals
 
 
 def shard_name(index: int) -> str:
@@ -109,7 +122,7 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
     if crash_on and crash_on in uri:
         os._exit(70)  # simulate a worker killed by the OS (OOM killer, preemption)
     result = ShardResult(index=index, uri=config.display(uri))
-    robots = _robots_filter(config)
+    robots, signals = _optout_filters(config)
     extractor = Extractor(config.extract.main_content, config.extract.min_chars)
     language = LanguageStage.for_config(config.langid)
     root = Path(out_dir)
@@ -120,13 +133,15 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
     agents: Counter[str] = Counter()
     langs: Counter[str] = Counter()
     chars: Counter[str] = Counter()
+    found: Counter[str] = Counter()
     source = result.uri
     try:
         reader = open_reader(uri, config.limits.max_payload_bytes)
         for doc in reader:
             doc.source_uri = source  # ids and provenance name the input as the config does, not by local path
-            _run_stages(doc, robots, extractor, language)
+            _run_stages(doc, (robots, signals, extractor, language))
             result.records_in += 1
+            found.update(doc.signals)
             if doc.outcome is Outcome.KEPT:
                 result.kept += 1
                 label = f"{doc.lang}_{doc.script}"
@@ -155,6 +170,7 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
     result.dropped_by_agent = dict(sorted(agents.items()))
     result.languages = dict(sorted(langs.items()))
     result.chars_by_language = dict(sorted(chars.items()))
+    result.signals_found = dict(sorted(found.items()))
     result.input_bytes, result.input_sha256 = input_digest(uri)
     result.seconds = time.perf_counter() - started
     write_marker(out_dir, result, config.sha256)
@@ -174,14 +190,18 @@ def input_digest(uri: str) -> tuple[int, str]:
     return int(info.get("size") or 0), (f"etag:{etag}" if etag else "")
 
 
-def _run_stages(doc: Document, robots: RobotsFilter, extractor: Extractor, language: LanguageStage) -> Document:
-    """The document's path through the filters; each stage may end it with a reason."""
+def _run_stages(doc: Document, stages: tuple[Stage, ...]) -> Document:
+    """The document's path through the filters; each stage may end it with a reason.
+
+    Order: robots.txt (needs only the URL), other opt-out signals (headers and <meta>), extraction,
+    language. Cheap decisions first, so opted-out pages cost no extraction.
+    """
     if doc.done:
         return doc
     doc.host = url_host(doc.url)
     if not doc.host:
         return doc.error("invalid-url", url=doc.url[:300])
-    for stage in (robots, extractor, language):
+    for stage in stages:
         try:
             stage.run(doc)
         except Exception as exc:  # one bad record never ends the shard

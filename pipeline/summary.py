@@ -22,6 +22,8 @@ def render_summary(manifest: dict[str, Any], wall_seconds: float, workers: int, 
         t.add_row(f"  dropped: {reason}", f"{n:,}")
     for agent, n in c["dropped_by_agent"].items():
         t.add_row(f"    by agent {agent}", f"{n:,}")
+    for signal, n in c.get("signals_found", {}).items():
+        t.add_row(f"  signal found: {signal}", f"{n:,}")
     t.add_row("errored", f"{c['errored']:,}")
     for reason, n in c["errored_by_reason"].items():
         t.add_row(f"  errored: {reason}", f"{n:,}")

@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.ingest.warc import member_spans  # noqa: E402
+from pipeline.ingest.warc import WarcReader, member_spans  # noqa: E402
+from pipeline.optout.signals.meta import meta_tags  # noqa: E402
 from pipeline.optout.snapshot import SnapshotRow, write_snapshot  # noqa: E402
 
 NOT_REDISTRIBUTABLE = {"l3s-gn1", "cleaneval-final", "cleaneval-dev"}  # research-only / no licence
@@ -45,12 +46,26 @@ def _key(s: str) -> str:
     return hashlib.sha256(s.encode()).hexdigest()
 
 
-def select_pages(pages: list[dict[str, str]], robots_hosts: set[str]) -> list[dict[str, str]]:
+def pages_with_signals(shared: Path) -> set[str]:
+    """Record ids of pages whose head carries a machine-readable AI opt-out or search directive."""
+    ids: set[str] = set()
+    for f in sorted((shared / "web_pages").glob("*.warc.gz")):
+        for doc in WarcReader(str(f)):
+            if doc.html is None:
+                continue
+            for name, content in meta_tags(doc.html):
+                if name.startswith("tdm-") or (name == "robots" and ("noai" in content or "noindex" in content)):
+                    ids.add(doc.source_record_id)
+    return ids
+
+
+def select_pages(pages: list[dict[str, str]], robots_hosts: set[str], signal_ids: set[str]) -> list[dict[str, str]]:
     ok = [p for p in pages if p["source_collection"] not in NOT_REDISTRIBUTABLE]
     chosen: dict[str, dict[str, str]] = {}
-    # 1. every page whose host has a real robots.txt in the snapshot: real opt-out decisions
+    # 1. every page whose host has a real robots.txt in the snapshot: real opt-out decisions,
+    #    and every page carrying another real opt-out signal (TDMRep, noai) or search directive
     for p in ok:
-        if p["host"] in robots_hosts:
+        if p["host"] in robots_hosts or p["record_id"] in signal_ids:
             chosen[p["record_id"]] = p
     # 2. a few pages per declared language, for language diversity
     by_lang: dict[str, list[dict[str, str]]] = defaultdict(list)
@@ -111,7 +126,7 @@ def main() -> int:
     all_rows = robots_rows(shared)
     robots_hosts = {r.host for r in all_rows}
     pages = list(csv.DictReader(open(shared / "web_pages/pages.csv", encoding="utf-8")))
-    chosen = select_pages(pages, robots_hosts)
+    chosen = select_pages(pages, robots_hosts, pages_with_signals(shared))
     spans = {f: record_spans(shared / "web_pages" / f) for f in sorted({p["warc_file"] for p in chosen})}
     shards = [chosen[i::2] for i in range(2)]
     for n, shard in enumerate(shards):

@@ -11,7 +11,10 @@ import yaml
 SCOPES = ("url", "host")
 MISSING_HOST = ("keep", "drop")
 SERVER_ERROR = ("disallow", "allow")
-POLICY_KEYS = {"name", "agents", "scope", "missing_host", "server_error", "signals", "description"}
+SIGNAL_NAMES = ("noai", "tdmrep", "content-signal", "aipref", "ai-txt")
+SEARCH_DIRECTIVES = ("record", "drop")
+POLICY_KEYS = {"name", "agents", "scope", "missing_host", "server_error", "signals", "search_directives",
+               "description", "extends"}
 
 
 class PolicyError(ValueError):
@@ -36,6 +39,7 @@ class Policy:
     missing_host: str = "keep"
     server_error: str = "disallow"
     signals: tuple[str, ...] = ()
+    search_directives: str = "record"  # noindex/nofollow: search directives, not AI opt-outs
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +49,7 @@ class Policy:
             "missing_host": self.missing_host,
             "server_error": self.server_error,
             "signals": list(self.signals),
+            "search_directives": self.search_directives,
         }
 
     @classmethod
@@ -55,12 +60,17 @@ class Policy:
         agents = data.get("agents")
         if not isinstance(agents, list) or not agents or not all(isinstance(a, str) for a in agents):
             raise PolicyError(f"{where}: 'agents' must be a non-empty list of user-agent tokens")
-        for key, allowed in (("scope", SCOPES), ("missing_host", MISSING_HOST), ("server_error", SERVER_ERROR)):
+        for key, allowed in (("scope", SCOPES), ("missing_host", MISSING_HOST), ("server_error", SERVER_ERROR),
+                             ("search_directives", SEARCH_DIRECTIVES)):
             if key in data and data[key] not in allowed:
                 raise PolicyError(f"{where}: '{key}' must be one of {', '.join(allowed)}")
         signals = data.get("signals") or []
         if not isinstance(signals, list):
             raise PolicyError(f"{where}: 'signals' must be a list")
+        unknown_signals = [s for s in signals if s not in SIGNAL_NAMES]
+        if unknown_signals:
+            raise PolicyError(f"{where}: unknown signal(s) {', '.join(map(str, unknown_signals))}; "
+                              f"known: {', '.join(SIGNAL_NAMES)}")
         return cls(
             name=str(data.get("name") or Path(where).stem),
             agents=tuple(agents),
@@ -68,6 +78,7 @@ class Policy:
             missing_host=data.get("missing_host", "keep"),
             server_error=data.get("server_error", "disallow"),
             signals=tuple(str(s) for s in signals),
+            search_directives=data.get("search_directives", "record"),
         )
 
 
@@ -87,5 +98,8 @@ def load_policy(name_or_path: str, base: Path | None = None) -> Policy:
                 raise PolicyError(f"{c}: not valid YAML: {exc}") from exc
             if not isinstance(data, dict):
                 raise PolicyError(f"{c}: a policy must be a YAML mapping")
+            if "extends" in data:  # a policy may start from another and override some keys
+                base_policy = load_policy(str(data["extends"]), c.parent).to_dict()
+                data = {**base_policy, **{k: v for k, v in data.items() if k != "extends"}}
             return Policy.from_dict(data, str(c))
     raise PolicyError(f"policy not found: {name_or_path}")
