@@ -73,7 +73,7 @@ def decide_signals(
     exts: list[tuple[str, str, int]] = []
     if files.robots is not None and enabled & {content_signal.SIGNAL, aipref.SIGNAL}:
         seen: set[tuple[str, str, int]] = set()
-        for agent in (*agents, "*"):
+        for agent in policy.agents:  # "*" only when the policy lists it, as for the rules
             for ext in files.robots.group_extensions(agent):
                 if ext not in seen:
                     seen.add(ext)
