@@ -185,3 +185,17 @@ def test_strict_dry_run_counts_signals(tmp_path: Path) -> None:
     counts = run_pipeline(cfg, workers=1).manifest["counts"]
     assert counts["dropped_by_reason"].get("optout:tdmrep", 0) >= 1
     assert counts["signals_found"].get("tdmrep/html-meta/opt-out", 0) >= 1 and counts["balanced"]
+
+
+def test_real_content_signal_in_a_2025_robots_txt(shared: Path) -> None:
+    """stackoverflow.com's 2025-11 robots.txt has `content-signal: search=no, ai-train=no` under `*`."""
+    import json
+
+    found = {}
+    for line in shared_path("robots_txt", "gpt_firewall_2025_sample.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        d = decide(files=HostFiles(robots=RobotsTxt.parse(row["body"])), policy=Policy.from_dict(
+            {**STRICT.to_dict(), "signals": ["content-signal"]}, "t"))
+        if not d.allowed:
+            found[(row["snapshot_month"], row["domain"])] = d.deciding.detail
+    assert found == {("2025-11", "stackoverflow.com"): "ai-train=no (line 2)"}
