@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dask.distributed import Client, LocalCluster, as_completed
+from dask.distributed import Client, LocalCluster, wait
 
 from pipeline.config import ConfigError, RunConfig
 from pipeline.manifest import MANIFEST_NAME, build_manifest, dump_manifest
@@ -27,6 +28,7 @@ from pipeline.write import sha256_file
 
 SNAPSHOT_DIR = "snapshots"
 RUN_LOG = "run-log.jsonl"
+NO_WORKER_TIMEOUT = float(os.environ.get("CONSENTCRAWL_NO_WORKER_TIMEOUT", "300"))
 
 
 @dataclass(slots=True)
@@ -171,16 +173,40 @@ def run_pipeline(
             for i, uri in enumerate(config.inputs)
             if i not in finished
         }
-        for fut in as_completed(futures):
-            i, uri = futures[fut]
-            try:
-                res: ShardResult = fut.result()
-            except Exception as exc:
-                res = ShardResult(index=i, uri=config.display(uri), failed=f"{type(exc).__name__}: {exc}"[:500])
+
+        def record(i: int, uri: str, res: ShardResult | None, error: str = "") -> None:
+            if res is None:
+                res = ShardResult(index=i, uri=config.display(uri), failed=error[:500])
                 failed.append(f"{config.display(uri)}: {res.failed}")
             results.append(res.to_dict())
             if on_shard is not None:
                 on_shard(res, len(results), len(config.inputs))
+
+        pending = set(futures)
+        idle_since: float | None = None
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=2, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # nothing finished in 2 s: check that someone is working
+                done = set()
+            for fut in done:
+                i, uri = futures[fut]
+                try:
+                    record(i, uri, fut.result())
+                except Exception as exc:  # KilledWorker, a shard's own exception, ...
+                    record(i, uri, None, f"{type(exc).__name__}: {exc}")
+            if done or not pending:
+                idle_since = None
+                continue
+            if client.scheduler_info().get("workers"):
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > NO_WORKER_TIMEOUT:
+                for fut in sorted(pending, key=lambda f: futures[f][0]):
+                    fut.cancel()
+                    record(*futures[fut], None, f"NoWorkers: no Dask worker for {NO_WORKER_TIMEOUT:.0f} s")
+                pending = set()
     finally:
         client.close()
         if cluster is not None:

@@ -85,3 +85,23 @@ def test_cli_run_with_scheduler_flag(cluster, tmp_path: Path) -> None:
     assert "kept + dropped + errored = in" in res.stdout
     manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
     assert manifest["config"]["robots_as_of"] == "2025-01-31"
+
+
+def test_a_scheduler_without_workers_fails_the_shards_instead_of_hanging(tmp_path: Path, monkeypatch) -> None:
+    if DASK is None:
+        pytest.skip("the `dask` command is not on PATH")
+    import pipeline.runner as runner
+
+    monkeypatch.setattr(runner, "NO_WORKER_TIMEOUT", 3.0)
+    sched_file = tmp_path / "s.json"
+    proc = subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                             "--scheduler-file", str(sched_file)], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        address = _wait_for(sched_file)["address"]
+        report = run_pipeline(load_config(SAMPLE_CONFIG, {"output": str(tmp_path / "o")}), scheduler=address)
+        assert len(report.failed) == 5 and all("NoWorkers" in f for f in report.failed)
+        assert {i["status"] for i in report.manifest["inputs"]} == {"failed"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
