@@ -129,6 +129,7 @@ def _langid_meta(config: RunConfig) -> dict[str, Any]:
         "model": ident.model_name,
         "model_sha256": ident.model_sha256,
         "labels": len(ident.labels),
+        "label_set": sorted(ident.labels),
         "thresholds": config.langid.thresholds or "bundled",
         "keep_languages": list(config.langid.keep_languages),
     }

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.document import Document, Outcome
+from pipeline.host import registrable_domain
 
 ROW_GROUP_ROWS = 2048
 
@@ -25,6 +26,7 @@ DATA_SCHEMA = pa.schema(
         ("id", pa.string()),
         ("url", pa.string()),
         ("host", pa.string()),
+        ("domain", pa.string()),
         ("text", pa.large_string()),
         ("lang", pa.string()),
         ("script", pa.string()),
@@ -46,6 +48,7 @@ LEDGER_SCHEMA = pa.schema(
         ("id", pa.string()),
         ("url", pa.string()),
         ("host", pa.string()),
+        ("domain", pa.string()),
         ("outcome", pa.string()),
         ("reason", pa.string()),
         ("agent", pa.string()),
@@ -90,6 +93,7 @@ def data_row(doc: Document, source_uri: str) -> dict[str, Any]:
         "id": doc.id,
         "url": doc.url,
         "host": doc.host,
+        "domain": registrable_domain(doc.host) if doc.host else "",
         "text": text,
         "lang": doc.lang,
         "script": doc.script,
@@ -113,6 +117,7 @@ def ledger_row(doc: Document, source_uri: str) -> dict[str, Any]:
         "id": doc.id,
         "url": doc.url,
         "host": doc.host,
+        "domain": registrable_domain(doc.host) if doc.host else "",
         "outcome": doc.outcome.value if doc.outcome else "",
         "reason": doc.reason,
         "agent": ev.get("agent"),

