@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
-
+import pytest
 from conftest import ROOT
+
+tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
 
 
 def test_every_subpackage_is_listed_for_the_wheel() -> None:
