@@ -1026,6 +1026,10 @@ def test_group_extensions() -> None:
         ("content-signal", "ai-train=no, search=no", 11),
     ]
     assert RobotsTxt.parse("User-agent: a\nDisallow: /\n").group_extensions("b") == []
+    for nl in ("\r\n", "\r"):  # line numbers count CRLF and CR as one line end (RFC 2.2)
+        other = RobotsTxt.parse(body.replace("\n", nl))
+        assert other.group_extensions("GPTBot") == r.group_extensions("GPTBot")
+        assert other.verdict("GPTBot", "/x") == Verdict(False, "Disallow: /", 10, "gptbot")
     assert r.sitemaps == ["https://x/s.xml"]
 
 
@@ -1141,7 +1145,7 @@ _LINES = st.sampled_from(
         max_size=25,
     ),
     st.sampled_from(["a", "b", "c"]),
-    st.from_regex(r"/[ab/.]{0,10}", fullmatch=True),
+    st.from_regex(r"/(?:[ab.][ab/.]{0,10})?", fullmatch=True),  # "//x" is a host, not a path
 )
 def test_agrees_with_a_naive_reference(lines: list[str], agent: str, path: str) -> None:
     """Random well-formed files: the engine equals a direct reading of RFC 9309."""
@@ -1197,13 +1201,58 @@ def _reference(body: str, agent: str, path: str) -> bool:
     return best is None or best[1]
 
 
+def test_keyword_blocklists_agree_with_the_reference() -> None:
+    """Hundreds of "/*/*-word-" rules take the trigram-indexed path; same answers."""
+    rnd = random.Random(7)
+    words = ["".join(rnd.choice("abcde") for _ in range(rnd.randint(2, 6))) for _ in range(300)]
+    lines = ["User-agent: *", "Allow: /*/*-ab", "Disallow: /x/", "Allow: /x/*-cab-$"]
+    for w in words:
+        lines.append(f"{rnd.choice(['Disallow', 'Allow'])}: /*/*-{w}-" + rnd.choice(["", "$", "*e"]))
+    body = "\n".join(lines)
+    r = RobotsTxt.parse(body, index_html_is_directory=False)
+    policy = r.compile(["bot"])
+    matcher = r._plan("bot")[0]
+    assert matcher is not None and matcher._short is not None and matcher._short.grams
+    for n in range(600):  # enough to also hit the compiled (regex) form of hot lists
+        path = "/" + rnd.choice(["x", "y", "abc"]) + "/" + "-".join(rnd.choice(words) for _ in range(3))
+        path += rnd.choice(["", "-", "-e", "?q=-ab"])
+        want = _reference(body, "bot", path)
+        assert r.can_fetch("bot", path) is want, (n, path)
+        assert (policy.first_disallowing(path) is None) is want, (n, path)
+
+
+def test_hot_lists_compiled_to_regex_agree_with_scans() -> None:
+    """A list used often becomes one regex; it must pick the same rule as the Python scan."""
+    rnd = random.Random(2)
+    alphabet = ["a", "b", "/", "*", "%41", "%2f", "é", "$", "?", "."]
+    compiled = 0
+    for _ in range(40):
+        lines = ["User-agent: *"]
+        for _ in range(rnd.randint(5, 40)):
+            pattern = "/" + "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 7)))
+            lines.append(f"{rnd.choice(['Allow', 'Disallow'])}: {pattern}")
+        body = "\n".join(lines)
+        hot = RobotsTxt.parse(body)
+        matcher = hot._plan("x")[0]
+        assert matcher is not None
+        for bucket in [*matcher._buckets.values(), matcher._short]:
+            if bucket is not None:
+                bucket._compile()
+                compiled += bucket.rx is not None
+        for _ in range(100):
+            pieces = ["a", "b", "/", "A", "%2F", "é", "$", "?", "."]
+            path = "/" + "".join(rnd.choice(pieces) for _ in range(8))
+            assert hot.verdict("x", path) == RobotsTxt.parse(body).verdict("x", path), (body, path)
+    assert compiled > 30
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.from_regex(r"[/*]?[ab/*]{0,8}\$?", fullmatch=True),
     st.from_regex(r"/[ab/]{0,12}", fullmatch=True),
 )
 def test_pattern_matcher_equals_reference(pattern: str, path: str) -> None:
-    head, check, priority, _rx = _compile_pattern(pattern)
+    head, check, priority, _shape, _lit = _compile_pattern(pattern)
     got = path.startswith(head) and (check is None or bool(check(path)))
     assert got is _ref_matches(path, pattern)
     assert priority == len(pattern)

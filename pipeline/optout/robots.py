@@ -9,16 +9,19 @@ specific match* (most octets) wins, ``allow`` wins a tie.
 
 Design, in short:
 
-* ``RobotsTxt.parse`` reads the file once (at most 500 KiB, RFC 2.5) with a
-  single linear-time regular expression and a tight loop; patterns are only
-  normalised when a group is first needed.
+* ``RobotsTxt.parse`` reads the file once (at most 500 KiB, RFC 2.5) with one
+  linear-time regular expression that only stops at RFC lines; patterns are
+  normalised when a group is first used, and line numbers for the evidence
+  are counted when a verdict first needs them.
 * Path-patterns and URL paths go through the same percent-encoding
   normalisation (RFC 2.2.2): non-ASCII octets are percent-encoded, reserved
   characters are left as they are, percent-encoded unreserved characters
   (and ``%2A``/``%24``, RFC 2.2.3) are decoded, hex digits are upper-cased.
-* Rules without ``*``/``$`` are plain prefix checks; wildcard rules are
-  compiled once to a backtracking-safe regular expression (atomic groups),
-  shared by every file that uses the same pattern.
+* Rules without ``*``/``$`` are plain prefix checks; wildcard rules are one
+  left-to-right ``str.find`` pass (linear, nothing to compile). Rules are
+  bucketed by the first characters of their literal head; a bucket used a few
+  hundred times is compiled into one backtracking-safe regular expression,
+  and keyword block-lists ("/*/*-word-") get a trigram index.
 * ``RobotsTxt.compile`` dedupes agents that resolve to the same groups (most
   agents fall back to ``*``), so a URL is matched once per distinct group set.
 * Every decision is a :class:`Verdict` carrying the rule line that decided it.
@@ -38,6 +41,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 
 __all__ = [
     "MAX_BYTES",
@@ -202,9 +206,15 @@ def _wildcard_check(parts: list[str], anchored: bool) -> _Check:
 
     Taking each middle piece at its earliest occurrence is optimal, so one
     left-to-right pass of ``str.find`` decides: linear time even for hostile
-    patterns like "/*a*a*a*a*b" on long URLs, and nothing to compile.
+    patterns like "/*a*a*a*a*b" on long URLs, and nothing to compile. The
+    common one-star shapes get a single C-level call.
     """
     start, mids, last = len(parts[0]), parts[1:-1], parts[-1]
+    if not mids:
+        if anchored:  # "/x*.pdf$": the tail must end the path, after the head
+            n = start + len(last)
+            return lambda path: len(path) >= n and path.endswith(last)
+        return lambda path: path.find(last, start) >= 0  # "/x*y": the tail comes after the head
 
     def check(path: str) -> bool:
         pos = start
@@ -220,12 +230,14 @@ def _wildcard_check(parts: list[str], anchored: bool) -> _Check:
     return check
 
 
-def _wildcard_regex(parts: list[str], anchored: bool) -> str | None:
-    """The same matcher as a regex source, or None when it cannot be made backtracking-safe.
+def _pattern_regex(parts: tuple[str, ...], anchored: bool) -> str | None:
+    """The same test as a regex source, or None when it cannot be made backtracking-safe.
 
     Atomic groups (Python 3.11+) commit each middle piece to its earliest
-    occurrence, exactly as ``_wildcard_check`` does.
+    occurrence, exactly as ``_wildcard_check`` does. Built only for hot lists.
     """
+    if len(parts) == 1:
+        return re.escape(parts[0]) + ("\\Z" if anchored else "")
     if not _ATOMIC:  # pragma: no cover - Python 3.10
         return None
     rx = re.escape(parts[0]) + "".join(f"(?>.*?{re.escape(p)})" for p in parts[1:-1])
@@ -233,14 +245,19 @@ def _wildcard_regex(parts: list[str], anchored: bool) -> str | None:
 
 
 # A compiled pattern: a path matches when it starts with ``head`` and ``check``
-# is None or ``check(path)`` is true; ``priority`` counts its octets; ``regex``
-# is the same test as a regular expression source (None: not expressible).
-_Pattern = tuple[str, "_Check | None", int, "str | None"]
+# is None or ``check(path)`` is true; ``priority`` counts its octets; ``shape``
+# (literal pieces between the stars, anchored) rebuilds it as a regex; ``literal``
+# is a piece after the first '*' that any match must contain ("" if none).
+_Shape = tuple[tuple[str, ...], bool]
+_Pattern = tuple[str, "_Check | None", int, _Shape, str]
 
 
-@lru_cache(maxsize=16384)
 def _compile_pattern(raw: str) -> _Pattern:
-    """Compile one path-pattern (RFC 2.2.2/2.2.3); shared by all files through the cache."""
+    """Compile one path-pattern (RFC 2.2.2/2.2.3); usual ones are shared by all files."""
+    return _compile_cached(raw) if len(raw) <= 256 else _compile_uncached(raw)
+
+
+def _compile_uncached(raw: str) -> _Pattern:
     anchored = raw.endswith("$")
     body = raw[:-1] if anchored else raw
     stars = body.count("*")
@@ -255,11 +272,13 @@ def _compile_pattern(raw: str) -> _Pattern:
     if len(parts) > 2:  # "**" is "*"
         parts = [parts[0], *[p for p in parts[1:-1] if p], parts[-1]]
     head = parts[0]
+    shape = (tuple(parts), anchored)
     if len(parts) == 1:
-        if anchored:
-            return head, head.__eq__, priority, re.escape(head) + "\\Z"
-        return head, None, priority, re.escape(head)
-    return head, _wildcard_check(parts, anchored), priority, _wildcard_regex(parts, anchored)
+        return head, (head.__eq__ if anchored else None), priority, shape, ""
+    return head, _wildcard_check(parts, anchored), priority, shape, max(parts[1:], key=len)
+
+
+_compile_cached = lru_cache(maxsize=16384)(_compile_uncached)
 
 
 # --------------------------------------------------------------------------------------------
@@ -285,89 +304,202 @@ _ALLOW_NO_GROUP = Verdict(True, None, None, None)
 
 # A rule as parsed: (is_allow, path-pattern as written, offset of its line in the text).
 _Rule = tuple[bool, str, int]
-# A rule ready to match: (head, check, rule index, regex source).
-_Entry = tuple[str, "_Check | None", int, "str | None"]
+# A rule ready to match: (rank, head, check, rule index, shape, required literal);
+# rank = position in the priority order, so the lowest-ranked match is the most specific.
+_Entry = tuple[int, str, "_Check | None", int, _Shape, str]
 
-# A bucket scanned this many times is compiled into one regular expression:
+# A list scanned this many times is compiled into one regular expression:
 # compiling costs about as much as a few hundred Python-level scans, so only
-# buckets that are really hot (warm caches, big hosts) pay for it.
+# hot lists (warm caches, big hosts) pay for it.
 _COMPILE_AFTER = 256
 _COMPILE_MIN_ENTRIES = 4
+_KEY_LEN = 4  # rules are bucketed by the first characters of their literal head
+_GRAM_MIN = 32  # this many keyword-like wildcard rules get a trigram index
+_NONE = (1 << 62, -1)  # (rank, rule index) of "no match"
+
+
+def _line_numbers(text: str, original: str | None, offsets: list[int]) -> list[int]:
+    """1-based number of the line that starts after ``text[off]``, for ascending offsets.
+
+    ``text`` is the parsed text ("\\n" + body with every CR turned into LF);
+    ``original`` is the body before that (None when it had no CR), where a
+    CRLF pair counts as one line end (RFC 2.2 NL). One sweep counts them all.
+    """
+    out: list[int] = []
+    line = 1 if original is not None else 0
+    last = 0
+    for off in offsets:
+        if original is None:
+            line += text.count("\n", last, off + 1)
+            last = off + 1
+        else:  # text[off] is original[off - 1]; a CRLF pair never straddles two offsets
+            line += (
+                original.count("\n", last, off)
+                + original.count("\r", last, off)
+                - original.count("\r\n", last, off)
+            )
+            last = off
+        out.append(line)
+    return out
+
+
+def _line_text(text: str, off: int) -> str:
+    """The line after ``text[off]`` as written, without its comment and outer blanks."""
+    end = text.find("\n", off + 1)
+    written = text[off + 1 : end] if end != -1 else text[off + 1 :]
+    return written.partition("#")[0].strip(" \t\v\f")
 
 
 class _Bucket:
-    """Rules whose literal head starts with the same two characters, most specific first."""
+    """Entries in priority order; finds the first (most specific) one matching a path.
 
-    __slots__ = ("entries", "uses", "rx", "index")
+    Files that block hundreds of keywords ("/*/*-keyword-") would make every
+    URL try every pattern; such wildcard entries are indexed by the first
+    trigram of a literal they require, so only those whose trigram occurs in
+    the path are tried.
+    """
+
+    __slots__ = ("entries", "grams", "uses", "rx", "index", "first")  # entries: never mutated
 
     def __init__(self, entries: list[_Entry]) -> None:
-        self.entries = tuple(entries)
+        grams: dict[str, list[_Entry]] | None = None
+        if len(entries) >= _GRAM_MIN:
+            keyed = [e for e in entries if len(e[5]) >= 3]
+            if len(keyed) >= _GRAM_MIN:
+                grams = {}
+                for e in keyed:
+                    grams.setdefault(e[5][:3], []).append(e)
+                entries = [e for e in entries if len(e[5]) < 3]
+        self.entries = entries
+        self.grams = grams
         self.uses = 0
         self.rx: Callable[[str], re.Match[str] | None] | None = None
-        self.index: tuple[int, ...] = ()
+        self.index: tuple[tuple[int, int], ...] = ()
+        # first(path, below) -> (rank, rule index) of the first entry matching ``path`` with
+        # rank < ``below``, or _NONE: the plain scan unless there is a keyword index.
+        self.first: Callable[[str, int], tuple[int, int]] = (
+            self._scan if grams is None else self._scan_and_grams
+        )
 
-    def compile(self) -> None:
+    def _scan(self, path: str, below: int) -> tuple[int, int]:
+        self.uses += 1
+        if self.uses == _COMPILE_AFTER:
+            self._compile()
+        for rank, head, check, i, _shape, _lit in self.entries:
+            if rank >= below:
+                break
+            if path.startswith(head) and (check is None or check(path)):
+                return rank, i
+        return _NONE
+
+    def _regex(self, path: str, below: int) -> tuple[int, int]:
+        m = self.rx(path) if self.rx is not None else None
+        if m is not None:
+            hit = self.index[m.lastindex]  # type: ignore[index]
+            if hit[0] < below:
+                return hit
+        return _NONE
+
+    def _scan_and_grams(self, path: str, below: int) -> tuple[int, int]:
+        hit = self._regex(path, below) if self.rx is not None else self._scan(path, below)
+        grams = self.grams
+        assert grams is not None
+        found = grams.keys() & {path[j : j + 3] for j in range(len(path) - 2)}
+        if found:
+            limit = min(hit[0], below)
+            for rank, head, check, i, _shape, _lit in sorted(e for k in found for e in grams[k]):
+                if rank >= limit:
+                    break
+                if path.startswith(head) and check is not None and check(path):
+                    return rank, i
+        return hit
+
+    def _compile(self) -> None:
         """Turn the ordered scan into one alternation; the first alternative that matches wins."""
-        if any(e[3] is None for e in self.entries):
-            return  # a pattern with no safe regex form (Python < 3.11): keep scanning
-        self.rx = re.compile("|".join(f"({e[3]})" for e in self.entries), re.DOTALL).match
-        self.index = (-1, *(e[2] for e in self.entries))
+        if len(self.entries) < _COMPILE_MIN_ENTRIES:
+            return  # a short scan is as fast
+        sources = [_pattern_regex(*e[4]) for e in self.entries]
+        if None in sources:
+            return  # not expressible safely (Python < 3.11): keep scanning
+        self.rx = re.compile("|".join(f"({x})" for x in sources), re.DOTALL).match
+        self.index = ((0, -1), *((e[0], e[3]) for e in self.entries))
+        if self.grams is None:
+            self.first = self._regex
+
+
+_SORT_KEY = itemgetter(0, 1, 2, 3)
 
 
 class _Matcher:
     """The merged rules of one set of groups, ordered so the first hit is the most specific.
 
-    Rules are sorted by priority (most octets first, allow before disallow on
-    a tie, then file order) and bucketed by the first two characters of their
-    literal head, so a URL only scans the rules that could start like it.
+    Rules are ranked by priority (most octets first, allow before disallow on a
+    tie, then file order). Rules whose literal head has at least _KEY_LEN
+    characters are bucketed by those characters, so a URL scans only the ones
+    that start like it; the few with a shorter head ("/", "/*.pdf$", "*foo")
+    form one shared list, scanned only up to the rank of the bucket's hit.
     """
 
-    __slots__ = ("rules", "allow", "evidence", "_buckets", "_default")
+    __slots__ = ("rules", "allow", "_text", "_lines", "_tables", "_buckets", "_short")
 
-    def __init__(self, rules: list[_Rule], index_html: bool) -> None:
+    def __init__(
+        self, rules: list[_Rule], index_html: bool, text: tuple[str, str | None]
+    ) -> None:
         self.rules = rules
         self.allow = [r[0] for r in rules]
-        self.evidence: list[tuple[str, int]] = []  # (line text, line number), filled by RobotsTxt
-        keyed: list[tuple[int, int, int, _Entry]] = []
+        self._text = text  # (parsed text, original), for the evidence: line text and number
+        self._lines: list[int] | None = None  # line number of each rule, on first need
+        self._tables: dict[str, list[Verdict | None]] = {}
+        # (-priority, deny, offset, derived, rule index, pattern): sorting gives the ranks.
+        keyed: list[tuple[int, bool, int, bool, int, _Pattern]] = []
         for i, (is_allow, raw, offset) in enumerate(rules):
-            head, check, prio, rx = _compile_pattern(raw)
-            keyed.append((-prio, 0 if is_allow else 1, offset, (head, check, i, rx)))
+            pattern = _compile_pattern(raw)
+            keyed.append((-pattern[2], not is_allow, offset, False, i, pattern))
             if is_allow and index_html:
                 # Google: "Allow: /d/index.html" also allows "/d/"
                 # (GoogleOnly_IndexHTMLisDirectory).
                 slash = raw.rfind("/")
                 if slash != -1 and raw.startswith("/index.htm", slash):
-                    head, check, prio, rx = _compile_pattern(raw[: slash + 1] + "$")
-                    keyed.append((-prio, 0, offset, (head, check, i, rx)))
-        keyed.sort(key=lambda k: k[:3])
-        ordered = [k[3] for k in keyed]
-        buckets: dict[str, list[_Entry]] = {e[0][:2]: [] for e in ordered if len(e[0]) >= 2}
-        for e in ordered:  # a short head ("", "/") can match any path: it joins every bucket
-            if len(e[0]) >= 2:
-                buckets[e[0][:2]].append(e)
+                    pattern = _compile_pattern(raw[: slash + 1] + "$")
+                    keyed.append((-pattern[2], False, offset, True, i, pattern))
+        keyed.sort(key=_SORT_KEY)
+        buckets: dict[str, list[_Entry]] = {}
+        short: list[_Entry] = []
+        for rank, (_p, _d, _o, _x, i, (head, check, _prio, shape, literal)) in enumerate(keyed):
+            entry = (rank, head, check, i, shape, literal)
+            if len(head) >= _KEY_LEN:
+                buckets.setdefault(head[:_KEY_LEN], []).append(entry)
             else:
-                for lst in buckets.values():
-                    lst.append(e)
+                short.append(entry)
         self._buckets = {k: _Bucket(v) for k, v in buckets.items()}
-        self._default = _Bucket([e for e in ordered if len(e[0]) < 2])
+        self._short = _Bucket(short) if short else None
+
+    def table(self, label: str) -> list[Verdict | None]:
+        """Verdicts per rule for one group label, created on first use and shared by agents."""
+        t = self._tables.get(label)
+        if t is None:
+            t = self._tables[label] = [None] * len(self.rules)
+        return t
+
+    def make(self, table: list[Verdict | None], i: int, label: str) -> Verdict:
+        """Create (once) the verdict of rule ``i``: its line as written and its line number."""
+        text, original = self._text
+        if self._lines is None:
+            self._lines = _line_numbers(text, original, [r[2] for r in self.rules])
+        written = _line_text(text, self.rules[i][2])
+        v = table[i] = Verdict(self.allow[i], written, self._lines[i], label)
+        return v
 
     def match(self, path: str) -> int:
         """Return the index (into ``rules``) of the most specific matching rule, or -1."""
-        b = self._buckets.get(path[:2], self._default)
-        rx = b.rx
-        if rx is not None:
-            m = rx(path)
-            return -1 if m is None else b.index[m.lastindex]  # type: ignore[index]
-        entries = b.entries
-        if not entries:
-            return -1
-        b.uses += 1
-        if b.uses == _COMPILE_AFTER and len(entries) >= _COMPILE_MIN_ENTRIES:
-            b.compile()
-        for head, check, i, _rx in entries:
-            if path.startswith(head) and (check is None or check(path)):
-                return i
-        return -1
+        b = self._buckets.get(path[:_KEY_LEN])
+        rank, i = _NONE if b is None else b.first(path, _NONE[0])
+        short = self._short
+        if short is not None:
+            hit = short.first(path, rank)
+            if hit[0] < rank:
+                return hit[1]
+        return i
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,17 +507,20 @@ class _Matcher:
 # --------------------------------------------------------------------------------------------
 
 _STRIP = " \t\v\f"
-_BOM = b"\xef\xbb\xbf"
 _POSSESSIVE = "+" if _ATOMIC else ""
 # Keys we act on, with the misspellings Google's parser accepts (RFC 2.2.4
 # lets crawlers be lenient with other records; the misspelt forms are never
 # valid for anything else).
-_KEYS_RX = r"(user[- ]?agent|allow|dis(?:allow|sallow|salow|alow|allaw)|diasllow|site-?maps?)"
+_KEYS_RX = r"((?i:user[- ]?agent|allow|dis(?:allow|sallow|salow|alow|allaw)|diasllow|site-?maps?))"
 # One match per directive line: "key: value" or, as Google accepts, "key value"
 # with exactly two words. Lines start after "\n" (the text is normalised so).
+# For "key: value" the rest of the line is taken whole ("." is the fastest
+# thing the regex engine can run); the comment is cut and blanks stripped in Python.
 _DIRECTIVE = re.compile(
-    rf"\n[ \t\v\f]*{_POSSESSIVE}(?i:{_KEYS_RX})"
-    rf"(?:[ \t\v\f]*{_POSSESSIVE}:([^#\n]*)"
+    rf"\n[ \t\v\f]*{_POSSESSIVE}(?=[UuAaDdSs])"  # one test rejects most lines, then the
+    rf"(Disallow|Allow|User-agent|Sitemap|disallow|allow|user-agent|{_KEYS_RX[1:-1]})"  # usual
+    # spellings are tried case-sensitively (fast) before the case-insensitive rest
+    rf"(?:[ \t\v\f]*{_POSSESSIVE}:(.*)"
     rf"|[ \t]+{_POSSESSIVE}([^\s:#]+{_POSSESSIVE})(?=[ \t\v\f]*(?:#|\n|\Z)))",
     re.ASCII,
 )
@@ -393,15 +528,14 @@ _KNOWN_KEY = re.compile(rf"{_KEYS_RX}\Z", re.ASCII | re.IGNORECASE).match
 # Any line, for the (lazy) pass over non-RFC records.
 _ANY_LINE = re.compile(r"\n[ \t\v\f]*([^:#\n]*)(:?)([^#\n]*)")
 _FIELD = re.compile(r"[a-z][a-z0-9_-]*(?: [a-z0-9_-]+)*\Z").match
-_KIND = {"u": 1, "U": 1, "a": 2, "A": 2, "d": 3, "D": 3, "s": 4, "S": 4}
-_UA, _ALLOW, _DISALLOW, _SITEMAP = 1, 2, 3, 4
 
 
-def _prepare(body: bytes | bytearray | memoryview | str) -> str:
-    """Return the text to parse: at most MAX_BYTES octets, BOM removed, "\\n" line ends.
+def _prepare(body: bytes | bytearray | memoryview | str) -> tuple[str, str | None]:
+    """Return (text to parse, original): at most MAX_BYTES octets, BOM removed, "\\n" ends.
 
-    The result starts with "\\n" so that every line, the first included, is
-    introduced by one. Invalid UTF-8 octets survive as surrogate escapes and
+    The text starts with "\\n" so that every line, the first included, is
+    introduced by one; ``original`` (None without CR) keeps the line ends for
+    line numbers. Invalid UTF-8 octets survive as surrogate escapes and
     are percent-encoded octet by octet if they occur in a path-pattern. A line
     cut by the size limit is dropped rather than read as a shorter, broader
     pattern.
@@ -420,22 +554,45 @@ def _prepare(body: bytes | bytearray | memoryview | str) -> str:
         if text.startswith("\ufeff"):
             text = text[1:]
     elif isinstance(body, (bytes, bytearray, memoryview)):
-        data = bytes(body)
+        data = body if type(body) is bytes else bytes(body)
         cut = len(data) > MAX_BYTES
         if cut:
             data = data[:MAX_BYTES]
-        # Google skips a BOM and any prefix of one (ID_UTF8ByteOrderMarkIsSkipped).
-        n = 0
-        while n < 3 and n < len(data) and data[n] == _BOM[n]:
-            n += 1
-        text = data[n:].decode("utf-8", "surrogateescape")
+        if data[:1] == b"\xef":  # Google skips a BOM and any prefix of one
+            n = 1 + (data[1:2] == b"\xbb") + (data[1:3] == b"\xbb\xbf")
+            data = data[n:]
+        text = data.decode("utf-8", "surrogateescape")
     else:
         raise TypeError(f"robots.txt body must be bytes or str, not {type(body).__name__}")
-    if "\r" in text:  # RFC 2.2: NL = CR / LF / CRLF
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if cut:
-        text = text[: text.rfind("\n") + 1]
-    return "\n" + text
+    if cut:  # drop the line the limit cut through
+        text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1]
+    if "\r" in text:  # RFC 2.2: NL = CR / LF / CRLF. A CRLF becomes an empty line for the
+        return "\n" + text.replace("\r", "\n"), text  # parser; line numbers use the original
+    return "\n" + text, None
+
+
+# Per agent: (matcher or None when no rule can apply, verdict table, no-match verdict, label).
+_Plan = tuple["_Matcher | None", "list[Verdict | None]", Verdict, str]
+
+
+# Other records: (those before any group, those of each group), as (key, value, line).
+_Extensions = tuple[list[tuple[str, str, int]], list[list[tuple[str, str, int]]]]
+_UA_TOKENS: dict[str, str] = {}  # user-agent line value -> "*", its product token or ""
+
+
+def _ua_token(value: str) -> str:
+    """Product token of a user-agent line value (RFC 2.2.1), "*" for the global group.
+
+    Like Google, "*" followed by anything but a token character ("* junk") is
+    still the global group; other values are reduced to their leading token.
+    """
+    if value[:1] == "*" and not _TOKEN(value, 1).group():  # type: ignore[union-attr]
+        tok = "*"
+    else:
+        tok = _TOKEN(value).group().lower()  # type: ignore[union-attr]  # always matches
+    if len(value) <= 64 and len(_UA_TOKENS) < 65536:
+        _UA_TOKENS[value] = tok
+    return tok
 
 
 class RobotsTxt:
@@ -444,7 +601,11 @@ class RobotsTxt:
     __slots__ = (
         "sitemaps",
         "_text",
-        "_groups",
+        "_original",
+        "_kinds",
+        "_values",
+        "_offsets",
+        "_bounds",
         "_starts",
         "_by_token",
         "_global",
@@ -456,16 +617,21 @@ class RobotsTxt:
 
     def __init__(self) -> None:
         self.sitemaps: list[str] = []
-        self._text = "\n"
-        self._groups: list[list[_Rule]] = []  # rules of each group, in file order
+        self._text = "\n"  # the parsed text: a newline + the body, CR turned into LF
+        self._original: str | None = None  # the body when it had CRs (for line numbers)
+        # The rules of all groups in file order, as parallel flat lists (few objects for the
+        # garbage collector to track); group g owns rules _bounds[g] to _bounds[g + 1].
+        self._kinds: list[str] = []  # first letter of the key: "a"/"A" allow, else disallow
+        self._values: list[str] = []  # path-patterns as written
+        self._offsets: list[int] = []  # offset of each rule's line in the parsed text
+        self._bounds: list[int] = []
         self._starts: list[int] = []  # offset of each group's first user-agent line
         self._by_token: dict[str, list[int]] = {}  # product token -> groups naming it
         self._global: list[int] = []  # groups naming "*"
         self._index_html = True
         self._matchers: dict[tuple[int, ...], _Matcher] = {}
-        self._plans: dict[str, tuple[_Matcher | None, list[Verdict], Verdict]] = {}
-        self._extensions: tuple[list[tuple[str, str, int]], list[list[tuple[str, str, int]]]]
-        self._extensions = None  # type: ignore[assignment]  # built on first use
+        self._plans: dict[str, _Plan] = {}
+        self._extensions: _Extensions | None = None  # other records, built on first use
 
     @classmethod
     def parse(cls, body: bytes | str, *, index_html_is_directory: bool = True) -> RobotsTxt:
@@ -476,45 +642,58 @@ class RobotsTxt:
         """
         self = cls()
         self._index_html = index_html_is_directory
-        self._text = text = _prepare(body)
-        groups = self._groups
+        text, self._original = _prepare(body)
+        self._text = text
+        kinds = self._kinds  # first letter of each rule's key: "a"/"A" is allow
+        values = self._values
+        add_kind = kinds.append
+        add_value = values.append
+        add_offset = self._offsets.append
+        bounds = self._bounds
         starts = self._starts
         by_token = self._by_token
         global_ids = self._global
         sitemaps = self.sitemaps
-        kinds = _KIND
-        rules: list[_Rule] | None = None  # rules of the current group
-        gid = -1
+        ua_tokens = _UA_TOKENS
+        gid = -1  # current group; -1: none yet, rules are ignored (RFC 2.2.2)
         in_rules = False  # the current group has had a rule line: a user-agent line starts anew
         for m in _DIRECTIVE.finditer(text):
             key, value, bare = m.groups()
-            kind = kinds[key[0]]
-            value = bare if value is None else value.strip(_STRIP)
-            if kind >= _ALLOW:
-                if kind == _SITEMAP:
-                    if value:
-                        sitemaps.append(value)
-                elif rules is not None:  # RFC 2.2.2: rules outside any group are ignored
+            if value is None:
+                value = bare
+            else:
+                if "#" in value:
+                    value = value[: value.index("#")]
+                value = value.strip(" \t\v\f")
+            c = key[0]
+            if c in "dDaA":
+                if gid >= 0:
                     in_rules = True
                     if value:  # an empty value is no rule (RFC 2.2 empty-pattern)
-                        rules.append((kind == _ALLOW, value, m.start()))
-            else:
-                if rules is None or in_rules:
-                    rules = []
-                    groups.append(rules)
+                        add_kind(c)
+                        add_value(value)
+                        add_offset(m.start())
+            elif c in "uU":
+                if gid < 0 or in_rules:
+                    bounds.append(len(values))
                     starts.append(m.start())
                     gid += 1
                     in_rules = False
-                if value[:1] == "*" and not _TOKEN(value, 1).group():  # type: ignore[union-attr]
-                    # "*", and like Google "* junk": the token of the line is "*"
+                tok = ua_tokens.get(value)
+                if tok is None:
+                    tok = _ua_token(value)
+                if tok == "*":
                     if not global_ids or global_ids[-1] != gid:
                         global_ids.append(gid)
-                else:
-                    tok = _TOKEN(value).group()  # type: ignore[union-attr]  # always matches
-                    if tok:
-                        ids = by_token.setdefault(tok.lower(), [])
-                        if not ids or ids[-1] != gid:
-                            ids.append(gid)
+                elif tok:
+                    ids = by_token.get(tok)
+                    if ids is None:
+                        by_token[tok] = [gid]
+                    elif ids[-1] != gid:
+                        ids.append(gid)
+            elif value:
+                sitemaps.append(value)
+        bounds.append(len(values))
         return self
 
     # -- group selection (RFC 2.2.1) ---------------------------------------------------------
@@ -528,43 +707,33 @@ class RobotsTxt:
             return tuple(self._global), "*"
         return None
 
+    def _group_rules(self, g: int) -> list[_Rule]:
+        """The rules of group ``g``: (is_allow, path-pattern as written, line offset)."""
+        lo, hi = self._bounds[g], self._bounds[g + 1]
+        allow = [k in "aA" for k in self._kinds[lo:hi]]
+        return list(zip(allow, self._values[lo:hi], self._offsets[lo:hi], strict=True))
+
     def _matcher(self, ids: tuple[int, ...]) -> _Matcher:
         m = self._matchers.get(ids)
         if m is None:
-            rules = [r for g in ids for r in self._groups[g]]
-            m = self._matchers[ids] = _Matcher(rules, self._index_html)
-            m.evidence = self._evidence([r[2] for r in rules])
+            rules = [r for g in ids for r in self._group_rules(g)]
+            m = self._matchers[ids] = _Matcher(
+                rules, self._index_html, (self._text, self._original)
+            )
         return m
 
-    def _evidence(self, offsets: list[int]) -> list[tuple[str, int]]:
-        """Line text and 1-based line number of each offset (ascending), in one sweep."""
-        text = self._text
-        out: list[tuple[str, int]] = []
-        line = 0
-        last = 0
-        for off in offsets:
-            line += text.count("\n", last, off + 1)
-            last = off + 1
-            end = text.find("\n", last)
-            written = text[last:end] if end != -1 else text[last:]
-            out.append((written.partition("#")[0].strip(_STRIP), line))
-        return out
-
-    def _plan(self, user_agent: str) -> tuple[_Matcher | None, list[Verdict], Verdict]:
-        """Matcher and precomputed verdicts for one agent (cached per agent string)."""
+    def _plan(self, user_agent: str) -> _Plan:
+        """Matcher, verdict table, no-match verdict and group label for one agent (cached)."""
         plan = self._plans.get(user_agent)
         if plan is None:
             chosen = self._group_ids(product_token(user_agent))
             if chosen is None:
-                plan = (None, [], _ALLOW_NO_GROUP)
+                plan = (None, [], _ALLOW_NO_GROUP, "")
             else:
                 ids, label = chosen
                 m = self._matcher(ids)
-                table = [
-                    Verdict(a, text, line, label)
-                    for a, (text, line) in zip(m.allow, m.evidence, strict=True)
-                ]
-                plan = (m if m.rules else None, table, Verdict(True, None, None, label))
+                nomatch = Verdict(True, None, None, label)
+                plan = (m, m.table(label), nomatch, label) if m.rules else (None, [], nomatch, label)
             self._plans[user_agent] = plan
         return plan
 
@@ -581,7 +750,9 @@ class RobotsTxt:
         if matcher is None:
             return plan[2]
         i = matcher.match(path)
-        return plan[2] if i < 0 else plan[1][i]
+        if i < 0:
+            return plan[2]
+        return plan[1][i] or matcher.make(plan[1], i, plan[3])
 
     def can_fetch(self, user_agent: str, url: str) -> bool:
         """True when ``user_agent`` may fetch ``url``."""
@@ -609,16 +780,11 @@ class RobotsTxt:
         out.sort(key=lambda e: e[2])
         return out
 
-    def _scan_extensions(
-        self,
-    ) -> tuple[list[tuple[str, str, int]], list[list[tuple[str, str, int]]]]:
+    def _scan_extensions(self) -> _Extensions:
         """Collect other records (RFC 2.2.4) per group; done lazily, few callers need it."""
         text = self._text
         starts = self._starts
-        toplevel: list[tuple[str, str, int]] = []
-        per_group: list[list[tuple[str, str, int]]] = [[] for _ in starts]
-        line = 0
-        last = 0
+        found: list[tuple[int, str, str]] = []  # (offset, key, value)
         for m in _ANY_LINE.finditer(text):
             key, colon, value = m.groups()
             if colon:
@@ -632,18 +798,19 @@ class RobotsTxt:
             if not key or _KNOWN_KEY(key):
                 continue
             name = key.lower()
-            if not _FIELD(name):
-                continue
-            off = m.start()
-            line += text.count("\n", last, off + 1)
-            last = off + 1
+            if _FIELD(name):
+                found.append((m.start(), name, value))
+        toplevel: list[tuple[str, str, int]] = []
+        per_group: list[list[tuple[str, str, int]]] = [[] for _ in starts]
+        lines = _line_numbers(text, self._original, [f[0] for f in found])
+        for (off, name, value), line in zip(found, lines, strict=True):
             g = bisect_right(starts, off) - 1
             (toplevel if g < 0 else per_group[g]).append((name, value, line))
         return toplevel, per_group
 
     def __repr__(self) -> str:
         return (
-            f"RobotsTxt(groups={len(self._groups)}, tokens={sorted(self._by_token)!r}, "
+            f"RobotsTxt(groups={len(self._starts)}, tokens={sorted(self._by_token)!r}, "
             f"global={bool(self._global)}, sitemaps={len(self.sitemaps)})"
         )
 
@@ -658,10 +825,10 @@ class CompiledPolicy:
         self._per_agent = tuple((a, robots._plan(a)) for a in self.agents)
         # Distinct matchers, each with the first agent (in the given order) that uses it;
         # scanning them in that order makes the first disallowing one the answer.
-        firsts: dict[int, tuple[_Matcher, list[bool], str, list[Verdict]]] = {}
-        for agent, (m, table, _nomatch) in self._per_agent:
+        firsts: dict[int, tuple[_Matcher, list[bool], str, list[Verdict | None], str]] = {}
+        for agent, (m, table, _nomatch, label) in self._per_agent:
             if m is not None and id(m) not in firsts:
-                firsts[id(m)] = (m, m.allow, agent, table)
+                firsts[id(m)] = (m, m.allow, agent, table, label)
         self._firsts = tuple(firsts.values())
 
     def first_disallowing(self, url: str) -> tuple[str, Verdict] | None:
@@ -670,10 +837,10 @@ class CompiledPolicy:
         path = m.group(1) if m is not None else normalise_path(_path_params_query(url))
         if path.startswith("/robots.txt") and (len(path) == 11 or path[11] == "?"):
             return None
-        for matcher, allow, agent, table in self._firsts:
+        for matcher, allow, agent, table, label in self._firsts:
             i = matcher.match(path)
             if i >= 0 and not allow[i]:
-                return agent, table[i]
+                return agent, table[i] or matcher.make(table, i, label)
         return None
 
     def verdicts(self, url: str) -> list[tuple[str, Verdict]]:
@@ -683,24 +850,26 @@ class CompiledPolicy:
             return [(a, _ALLOW_NO_GROUP) for a in self.agents]
         seen: dict[int, int] = {}
         out: list[tuple[str, Verdict]] = []
-        for agent, (m, table, nomatch) in self._per_agent:
+        for agent, (m, table, nomatch, label) in self._per_agent:
             if m is None:
                 out.append((agent, nomatch))
                 continue
             i = seen.get(id(m))
             if i is None:
                 i = seen[id(m)] = m.match(path)
-            out.append((agent, nomatch if i < 0 else table[i]))
+            out.append((agent, nomatch if i < 0 else (table[i] or m.make(table, i, label))))
         return out
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def _parse_cached(body: bytes | str) -> RobotsTxt:
     return RobotsTxt.parse(body)
 
 
 def is_allowed(robots_txt: bytes | str, user_agent: str, url: str) -> bool:
-    """One-shot check; the parsed file is cached, so repeated calls on one body stay cheap."""
+    """One-shot check; parsed bodies (up to 64 KiB) are cached, so repeated calls stay cheap."""
     if isinstance(robots_txt, (bytearray, memoryview)):
         robots_txt = bytes(robots_txt)
+    if len(robots_txt) > 65536:  # don't keep big bodies alive in the cache
+        return RobotsTxt.parse(robots_txt).can_fetch(user_agent, url)
     return _parse_cached(robots_txt).can_fetch(user_agent, url)
