@@ -8,7 +8,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ class LangIdConfig:
 class ExtractConfig:
     main_content: bool = True
     min_chars: int = 1
+    max_seconds: float = 10.0  # per-record extraction budget (see pipeline/extract.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class RunConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     workers: int = 2
     base_dir: str = "."
+    digest: str = ""  # sha256 of content_dict(), computed once (a crawl's input list is large)
 
     def display(self, uri: str) -> str:
         """How a file is named in outputs: relative to the config's folder, so clones agree."""
@@ -66,7 +68,7 @@ class RunConfig:
     def content_dict(self) -> dict[str, Any]:
         """What determines the output bytes: not the worker count, not the output folder."""
         d = self.to_dict()
-        for key in ("workers", "output", "base_dir"):
+        for key in ("workers", "output", "base_dir", "digest"):
             d.pop(key)
         d["inputs"] = [self.display(u) for u in self.inputs]
         for key in _SNAPSHOT_KEYS:
@@ -76,6 +78,9 @@ class RunConfig:
 
     @property
     def sha256(self) -> str:
+        return self.digest or self.compute_sha256()
+
+    def compute_sha256(self) -> str:
         blob = json.dumps(self.content_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -109,6 +114,8 @@ def _section(name: str, data: Any) -> Any:
         if isinstance(default, tuple):
             _check_type(f"{name}.{key}", value, list)
             value = tuple(str(v) for v in value)
+        elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
         elif default is None:
             if value is not None:
                 _check_type(f"{name}.{key}", value, str)
@@ -220,7 +227,7 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
     _check_type("workers", workers, int)
     if workers < 1:
         raise ConfigError("config key 'workers': must be at least 1")
-    return RunConfig(
+    config = RunConfig(
         inputs=expand_inputs(inputs, base),
         output=_resolve_path(data["output"], Path.cwd()),
         policy=policy,
@@ -234,6 +241,7 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
         workers=workers,
         base_dir=str(base.resolve()),
     )
+    return replace(config, digest=config.compute_sha256())
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:

@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from dask.distributed import Client, LocalCluster, wait
 from pipeline.config import ConfigError, RunConfig
 from pipeline.manifest import MANIFEST_NAME, build_manifest, dump_manifest
 from pipeline.optout.snapshot import load_snapshot
-from pipeline.shard import STATE_DIR, ShardResult, input_digest, process_shard, read_marker
+from pipeline.shard import STATE_DIR, ShardResult, input_digest, input_mtime_ns, process_shard, read_marker
 from pipeline.write import sha256_file
 
 SNAPSHOT_DIR = "snapshots"
@@ -87,6 +87,11 @@ def _resumable(config: RunConfig, out: Path) -> dict[int, ShardResult]:
         if res.uri != config.display(uri):
             raise ResumeError(f"shard {i} was {res.uri}, now {config.display(uri)}: the input list changed; "
                               "use a new --out")
+        mtime = input_mtime_ns(uri)
+        same_size = mtime and Path(uri.removeprefix("file://")).stat().st_size == res.input_bytes
+        if same_size and mtime == res.input_mtime_ns:
+            done[i] = res  # unchanged local file: size and mtime as recorded, no need to re-read it
+            continue
         size, digest = input_digest(uri)
         if (size, digest) != (res.input_bytes, res.input_sha256):
             raise ResumeError(f"input {res.uri} changed since the interrupted run; use a new --out")
@@ -169,8 +174,11 @@ def run_pipeline(
     try:
         if on_start is not None:
             on_start(len(config.inputs), len(finished), _dashboard(client))
+        # Each task carries a config holding only its own input (a crawl's input list is large);
+        # the digest of the full config travels with it.
         futures = {
-            client.submit(process_shard, i, uri, config, str(out), key=task_key(uri, config), pure=False): (i, uri)
+            client.submit(process_shard, i, uri, replace(config, inputs=(uri,)), str(out),
+                          key=task_key(uri, config), pure=False): (i, uri)
             for i, uri in enumerate(config.inputs)
             if i not in finished
         }

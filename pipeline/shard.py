@@ -22,6 +22,7 @@ from pipeline.host import url_host
 from pipeline.ingest import open_reader
 from pipeline.langfilter import LanguageStage
 from pipeline.optout.decide import RobotsFilter
+from pipeline.optout.policy import Policy
 from pipeline.optout.signals import SignalsFilter
 from pipeline.optout.snapshot import Snapshot, load_snapshot
 from pipeline.write import (
@@ -58,6 +59,7 @@ class ShardResult:
     files: list[dict[str, Any]] = field(default_factory=list)
     input_bytes: int = 0
     input_sha256: str = ""
+    input_mtime_ns: int = 0  # lets --resume skip re-hashing an unchanged local input
     seconds: float = 0.0
     failed: str = ""
 
@@ -69,13 +71,18 @@ def _snapshot(path: str | None, as_of: str | None) -> Snapshot | None:
     return load_snapshot(path, as_of) if path else None
 
 
-@lru_cache(maxsize=2)
 def _optout_filters(config: RunConfig) -> tuple[RobotsFilter, SignalsFilter]:
+    return _filters(config.policy, config.robots_snapshot, config.tdmrep_snapshot, config.aitxt_snapshot,
+                    config.robots_as_of)
+
+
+@lru_cache(maxsize=4)
+def _filters(policy: Policy, robots_path: str | None, tdmrep_path: str | None, aitxt_path: str | None,
+             as_of: str | None) -> tuple[RobotsFilter, SignalsFilter]:
     """Built once per worker process: snapshots loaded, compiled rules cached across shards."""
-    robots = _snapshot(config.robots_snapshot, config.robots_as_of)
-    signals = SignalsFilter(config.policy, robots, _snapshot(config.tdmrep_snapshot, config.robots_as_of),
-                            _snapshot(config.aitxt_snapshot, config.robots_as_of))
-    return RobotsFilter(robots, config.policy), signals
+    robots = _snapshot(robots_path, as_of)
+    signals = SignalsFilter(policy, robots, _snapshot(tdmrep_path, as_of), _snapshot(aitxt_path, as_of))
+    return RobotsFilter(robots, policy), signals
 
 
 def shard_name(index: int) -> str:
@@ -123,7 +130,7 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
         os._exit(70)  # simulate a worker killed by the OS (OOM killer, preemption)
     result = ShardResult(index=index, uri=config.display(uri))
     robots, signals = _optout_filters(config)
-    extractor = Extractor(config.extract.main_content, config.extract.min_chars)
+    extractor = Extractor(config.extract.main_content, config.extract.min_chars, config.extract.max_seconds)
     language = LanguageStage.for_config(config.langid)
     root = Path(out_dir)
     data = ParquetShardWriter(root, f"data/{shard_name(index)}", DATA_SCHEMA)
@@ -172,9 +179,16 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
     result.chars_by_language = dict(sorted(chars.items()))
     result.signals_found = dict(sorted(found.items()))
     result.input_bytes, result.input_sha256 = input_digest(uri)
+    result.input_mtime_ns = input_mtime_ns(uri)
     result.seconds = time.perf_counter() - started
     write_marker(out_dir, result, config.sha256)
     return result
+
+
+def input_mtime_ns(uri: str) -> int:
+    if "://" in uri and not uri.startswith("file://"):
+        return 0
+    return Path(uri.removeprefix("file://")).stat().st_mtime_ns
 
 
 def input_digest(uri: str) -> tuple[int, str]:
