@@ -139,6 +139,7 @@ def stage_breakdown(path: str) -> dict[str, Any]:
     from pipeline.manifest import merkle_root
     from pipeline.optout.decide import RobotsFilter
     from pipeline.optout.policy import load_policy
+    from pipeline.optout.signals import SignalsFilter
     from pipeline.optout.snapshot import load_snapshot
     from pipeline.write import DATA_SCHEMA, ParquetShardWriter, data_row
 
@@ -154,19 +155,12 @@ def stage_breakdown(path: str) -> dict[str, Any]:
         d.host = url_host(d.url)
         robots.decide(d.url)
     times["opt-out (robots)"] = time.perf_counter() - t
-    try:
-        from pipeline.optout import signals  # noqa: F401  (issue 5: other AI opt-out signals)
-
-        have_signals = hasattr(signals, "SignalsFilter")
-    except ImportError:
-        have_signals = False
     ex = Extractor()
-    if have_signals:
-        sig = signals.SignalsFilter.for_policy(load_policy("strict"))  # type: ignore[attr-defined]
-        t = time.perf_counter()
-        for d in docs:
-            sig.decide(d)
-        times["signals"] = time.perf_counter() - t
+    sig = SignalsFilter(load_policy("strict"), load_snapshot(str(SNAPSHOT)))
+    t = time.perf_counter()
+    for d in docs:
+        sig.decide(d)
+    times["signals (strict)"] = time.perf_counter() - t
     t = time.perf_counter()
     for d in docs:
         ex.run(d)
