@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pipeline.manifest.commands import register as register_dataset_commands
 
     register_dataset_commands(sub)
+    from pipeline.optout.commands import register as register_robots_commands
+
+    register_robots_commands(sub)
 
     sub.add_parser("langid", help="tag lines or JSONL from stdin with language labels (see langid --help)")
     return ap

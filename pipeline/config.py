@@ -223,6 +223,12 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
     as_of = data.get("robots_as_of")
     if as_of is not None:
         as_of = str(as_of)
+        from pipeline.optout.snapshot import as_of_bound
+
+        try:
+            as_of_bound(as_of)
+        except ValueError as exc:
+            raise ConfigError(f"config key 'robots_as_of': not a date ({as_of!r}): use YYYY-MM-DD") from exc
     workers = data.get("workers", 2)
     _check_type("workers", workers, int)
     if workers < 1:

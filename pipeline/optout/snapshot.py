@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -97,8 +97,13 @@ class SnapshotRow:
         }
 
 
-def write_snapshot(rows: Iterable[SnapshotRow], path: Path, made_by: str) -> dict[str, object]:
-    """Write a snapshot deterministically (rows sorted by host, then date); return its metadata."""
+def write_snapshot(rows: Iterable[SnapshotRow], path: Path, made_by: str,
+                   extra: Mapping[str, object] | None = None) -> dict[str, object]:
+    """Write a snapshot deterministically (rows sorted by host, then date); return its metadata.
+
+    ``extra`` adds keys to the metadata (a builder's inputs and rejected-row counts, say); the
+    core keys (id, entries, date range, made_by) always win, so evidence cannot be overridden.
+    """
     records = sorted((r.finish() for r in rows), key=lambda r: (r["host"], r["fetched_at"]))
     ids = hashlib.sha256("".join(f"{r['entry_sha256']}\n" for r in records).encode()).hexdigest()
     dates = sorted(str(r["fetched_at"]) for r in records)
@@ -109,6 +114,7 @@ def write_snapshot(rows: Iterable[SnapshotRow], path: Path, made_by: str) -> dic
         "date_max": dates[-1] if dates else "",
         "made_by": made_by,
     }
+    meta = {**{k: v for k, v in (extra or {}).items() if k not in meta}, **meta}
     table = pa.Table.from_pylist(records, schema=SCHEMA).replace_schema_metadata(
         {"consentcrawl.snapshot": json.dumps(meta, sort_keys=True)}
     )
@@ -172,6 +178,8 @@ def load_snapshot(path: str, as_of: str | None = None) -> Snapshot:
     snap = Snapshot(path=str(p), meta=json.loads(raw_meta), file_sha256=file_sha256(p))
     cols = {c: table.column(c).to_pylist() for c in table.column_names}
     n = table.num_rows
+    if as_of is not None:
+        as_of = as_of_bound(as_of)  # "2025-01-31" includes entries fetched during that day
     for i in range(n):
         fetched = str(cols["fetched_at"][i] or "")
         if as_of is not None and fetched > as_of:
@@ -188,3 +196,72 @@ def load_snapshot(path: str, as_of: str | None = None) -> Snapshot:
         if prev is None or entry.fetched_at >= prev.fetched_at:
             snap._by_host[host] = entry
     return snap
+
+
+# --------------------------------------------------------------------------------------------
+# Reading whole tables (merging, auditing) and "as of" bounds
+# --------------------------------------------------------------------------------------------
+
+
+def read_snapshot_meta(path: str | Path) -> dict[str, object]:
+    """The snapshot-level metadata (id, date range, made_by, builder extras) without reading rows."""
+    try:
+        schema = pq.read_schema(path)
+    except FileNotFoundError as exc:
+        raise SnapshotError(f"robots snapshot not found: {path}") from exc
+    except Exception as exc:
+        raise SnapshotError(f"robots snapshot {path} is not a readable Parquet file: {exc}") from exc
+    raw = (schema.metadata or {}).get(b"consentcrawl.snapshot", b"{}")
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def read_snapshot_rows(path: str | Path) -> list[dict[str, object]]:
+    """Every row of a snapshot as written (all dates, no per-host reduction), for merging.
+
+    Values are returned as stored (``None`` where a cell or an optional column is missing), so
+    the caller decides what a bad row is; a file lacking a required column is one SnapshotError.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise SnapshotError(f"robots snapshot not found: {path}")
+    try:
+        table = pq.read_table(p)
+    except Exception as exc:
+        raise SnapshotError(f"robots snapshot {path} is not a readable Parquet file: {exc}") from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    if missing:
+        raise SnapshotError(f"robots snapshot {path} lacks column(s): {', '.join(missing)}")
+    names = [c for c in SCHEMA.names if c in table.column_names]
+    cols = {c: table.column(c).to_pylist() for c in names}
+    return [{c: cols[c][i] if c in cols else None for c in SCHEMA.names} for i in range(table.num_rows)]
+
+
+def as_of_bound(as_of: str) -> str:
+    """The inclusive upper bound for ``fetched_at`` strings meaning "on or before ``as_of``".
+
+    Snapshot dates are ISO 8601 UTC strings compared as strings, so a bare date must become the
+    last second of that day ("2025-01-31" -> "2025-01-31T23:59:59Z"), else entries fetched during
+    the day itself would compare greater than it and be left out. A month ("2025-01") means its
+    last day; a full timestamp is converted to UTC. Raises ValueError for anything else.
+    """
+    import calendar
+    from datetime import datetime, timezone
+
+    text = as_of.strip()
+    if len(text) == 7 and text[4] == "-":  # YYYY-MM
+        year, month = int(text[:4]), int(text[5:])
+        last = calendar.monthrange(year, month)[1]
+        return f"{year:04d}-{month:02d}-{last:02d}T23:59:59Z"
+    if len(text) == 10:  # YYYY-MM-DD
+        d = datetime.strptime(text, "%Y-%m-%d")
+        return d.strftime("%Y-%m-%dT23:59:59Z")
+    if text[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read "Z"
+        text = text[:-1] + "+00:00"
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
