@@ -84,21 +84,16 @@ def tiny_model(
     with train_file.open("w", encoding="utf-8") as f:
         for label, text in train:
             f.write(f"__label__{label} {prepare_text(text)}\n")
-    model = fasttext.train_supervised(
-        input=str(train_file),
-        epoch=30,
-        lr=0.8,
-        dim=16,
-        minn=2,
-        maxn=4,
-        wordNgrams=1,
-        bucket=20_000,
-        thread=1,
-        seed=0,
-        verbose=0,
-    )
     out = d / "tiny_lid.bin"
-    model.save_model(str(out))
+    # Trained in a fresh interpreter: native libraries loaded earlier in this test process can
+    # change the FPU state (flush-to-zero), and fastText's training then diverges to NaN.
+    code = (
+        "import sys, fasttext\n"
+        "m = fasttext.train_supervised(input=sys.argv[1], epoch=30, lr=0.8, dim=16, minn=2, maxn=4,"
+        " wordNgrams=1, bucket=20000, thread=1, seed=0, verbose=0)\n"
+        "m.save_model(sys.argv[2])\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(train_file), str(out)], check=True, timeout=300)
     return out
 
 
