@@ -14,8 +14,15 @@ _ATTR = re.compile(rb"""([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)
 _HEAD_END = re.compile(rb"</head\s*>|<body\b", re.IGNORECASE)
 
 
-def meta_tags(html: bytes) -> list[tuple[str, str]]:
-    """(lower-cased name or http-equiv, content) for each meta tag before the body starts."""
+_NAME = re.compile(rb"""\b(?:name|http-equiv|property)\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
+
+
+def meta_tags(html: bytes, only: frozenset[bytes] | None = None) -> list[tuple[str, str]]:
+    """(lower-cased name or http-equiv, content) for each meta tag before the body starts.
+
+    `only` (lower-case names): other tags (og:*, twitter:*, viewport: most of a head) are skipped
+    after reading just their name.
+    """
     head = html[:HEAD_SCAN_BYTES]
     end = _HEAD_END.search(head)
     if end is not None:
@@ -24,6 +31,10 @@ def meta_tags(html: bytes) -> list[tuple[str, str]]:
         return []
     out: list[tuple[str, str]] = []
     for m in _META.finditer(head):
+        if only is not None:
+            nm = _NAME.search(m.group(1))
+            if nm is None or nm.group(1).lower() not in only:
+                continue
         attrs: dict[bytes, bytes] = {}
         for a in _ATTR.finditer(m.group(1)):
             attrs.setdefault(a.group(1).lower(), a.group(2) or a.group(3) or a.group(4) or b"")

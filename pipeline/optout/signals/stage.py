@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from pipeline.document import Document
@@ -25,6 +26,13 @@ class HostFiles:
     tdmrep_entry: str | None = None
     aitxt: RobotsTxt | None = None
     aitxt_entry: str | None = None
+    robots_extensions: tuple[tuple[str, str, int], ...] | None = None  # precomputed per host
+
+
+@lru_cache(maxsize=64)
+def _meta_names(agents: tuple[str, ...]) -> frozenset[bytes]:
+    names = {"robots", tdmrep.TDM_RESERVATION, tdmrep.TDM_POLICY, *agents}
+    return frozenset(n.lower().encode() for n in names)
 
 
 def _path(url: str) -> str:
@@ -52,7 +60,8 @@ def decide_signals(
     agents = tuple(product_token(a) for a in policy.agents if a != "*")
     agent_set = frozenset(agents)
     path = _path(url)
-    tags = meta_tags(html) if html and enabled & {noai.SIGNAL, tdmrep.SIGNAL} else []
+    wanted = _meta_names(agents)
+    tags = meta_tags(html, wanted) if html and enabled & {noai.SIGNAL, tdmrep.SIGNAL} else []
     findings: list[Finding] = []
     deciding: list[Finding] = []
 
@@ -72,12 +81,8 @@ def decide_signals(
         deciding += [f for f in found if f.opt_out]
     exts: list[tuple[str, str, int]] = []
     if files.robots is not None and enabled & {content_signal.SIGNAL, aipref.SIGNAL}:
-        seen: set[tuple[str, str, int]] = set()
-        for agent in policy.agents:  # "*" only when the policy lists it, as for the rules
-            for ext in files.robots.group_extensions(agent):
-                if ext not in seen:
-                    seen.add(ext)
-                    exts.append(ext)
+        exts = list(files.robots_extensions if files.robots_extensions is not None
+                    else robots_extensions(files.robots, policy.agents))
     if content_signal.SIGNAL in enabled and exts:
         found = content_signal.from_robots(exts)
         findings += found
@@ -101,6 +106,15 @@ def decide_signals(
     return SignalDecision(True, "", None, tuple(findings))
 
 
+def robots_extensions(robots: RobotsTxt, agents: tuple[str, ...]) -> tuple[tuple[str, str, int], ...]:
+    """Non-RFC lines of the groups that apply to the policy's agents ("*" only when listed)."""
+    seen: dict[tuple[str, str, int], None] = {}
+    for agent in agents:
+        for ext in robots.group_extensions(agent):
+            seen.setdefault(ext, None)
+    return tuple(seen)
+
+
 class SignalsFilter:
     """Pipeline stage: drop documents that a non-robots.txt AI opt-out signal reserves."""
 
@@ -111,6 +125,7 @@ class SignalsFilter:
         self.tdmrep = tdmrep_snapshot
         self.aitxt = aitxt_snapshot
         self._parsed: dict[str, RobotsTxt] = {}
+        self._extensions: dict[str, tuple[tuple[str, str, int], ...]] = {}
 
     @property
     def active(self) -> bool:
@@ -125,13 +140,19 @@ class SignalsFilter:
         return parsed
 
     def files_for(self, url: str) -> HostFiles:
-        robots = self._robots_of(self.robots.lookup(url)[0]) if self.robots is not None else None
+        entry = self.robots.lookup(url)[0] if self.robots is not None else None
+        robots = self._robots_of(entry)
+        exts = None
+        if robots is not None and entry is not None:
+            exts = self._extensions.get(entry.entry_sha256)
+            if exts is None:
+                exts = self._extensions[entry.entry_sha256] = robots_extensions(robots, self.policy.agents)
         tdm = self.tdmrep.lookup(url)[0] if self.tdmrep is not None else None
         if tdm is not None and not 200 <= tdm.http_status < 300:
             tdm = None
         ai = self.aitxt.lookup(url)[0] if self.aitxt is not None else None
         return HostFiles(robots, tdm.body if tdm else None, tdm.entry_sha256 if tdm else None,
-                         self._robots_of(ai), ai.entry_sha256 if ai else None)
+                         self._robots_of(ai), ai.entry_sha256 if ai else None, exts)
 
     def decide(self, doc: Document) -> SignalDecision:
         return decide_signals(self.policy, doc.url, doc.http_headers, doc.html, self.files_for(doc.url))
