@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .combined import CombinedModel, load_combined
 from .labels import SPECIAL_LANGS, parse_label
-from .model import LoadedModel, load_fasttext, resolve_model
+from .model import LoadedModel, load_fasttext, resolve_models
 from .prepare import DEFAULT_MAX_CHARS, DEFAULT_WINDOWS, prepare_text
 from .script import detect_script, scripts_compatible
 from .thresholds import Thresholds
@@ -72,7 +73,8 @@ class LanguageIdentifier:
         max_chars: int = DEFAULT_MAX_CHARS,
         windows: int = DEFAULT_WINDOWS,
     ) -> None:
-        self._path = resolve_model(model)
+        self._paths = resolve_models(model)
+        self._path = self._paths[0]
         self._name = str(model)
         self._thresholds = (
             thresholds if isinstance(thresholds, Thresholds) else Thresholds.load(thresholds)
@@ -80,7 +82,7 @@ class LanguageIdentifier:
         self._k = max(1, int(k))
         self._max_chars = max_chars
         self._windows = max(1, windows)
-        self._loaded: LoadedModel | None = None
+        self._loaded: LoadedModel | CombinedModel | None = None
         self._loaded_model()  # fail early on a broken model file
 
     # -- pickling: drop the native model, reload from the path in the other process --------
@@ -92,25 +94,38 @@ class LanguageIdentifier:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
 
-    def _loaded_model(self) -> LoadedModel:
+    def _loaded_model(self) -> LoadedModel | CombinedModel:
         if self._loaded is None:
-            self._loaded = load_fasttext(self._path)
+            if len(self._paths) == 2:
+                self._loaded = load_combined(self._paths[0], self._paths[1])
+            else:
+                self._loaded = load_fasttext(self._path)
         return self._loaded
 
     @property
     def model_sha256(self) -> str:
-        """sha256 of the model file (pins the exact model in manifests)."""
+        """sha256 of the model file, or over both files of a combination (pins the model)."""
         return self._loaded_model().sha256
 
     @property
     def model_name(self) -> str:
-        """The spec given (``default``, ``lid176``, a path or hub id) plus the resolved file."""
-        return f"default:{self._path.name}" if self._name == "default" else self._name
+        """The spec given (``default``, ``lid176``, a path or hub id) plus the resolved file(s).
+
+        A combination names both files: ``default:consentcrawl-lid.ftz+lid.176.ftz``.
+        """
+        if self._name == "default":
+            return "default:" + "+".join(p.name for p in self._paths)
+        return self._name
 
     @property
     def model_path(self) -> Path:
-        """Resolved model file."""
+        """Resolved model file (our model's file for a combination)."""
         return self._path
+
+    @property
+    def model_paths(self) -> tuple[Path, ...]:
+        """All model files used: (ours, lid.176) for a combination, else one."""
+        return self._paths
 
     @property
     def labels(self) -> list[str]:
@@ -139,7 +154,7 @@ class LanguageIdentifier:
         """Identify many documents (same results as :meth:`predict` on each).
 
         fastText is called once per document: the multi-line API of ``fasttext-predict``
-        returns labels without probabilities.
+        returns labels without probabilities. A combination gets the text's script too.
         """
         prepared = [self.prepare(t) for t in texts]
         scripts = [detect_script(p) for p in prepared]
@@ -147,10 +162,14 @@ class LanguageIdentifier:
         results: list[LangResult] = [ZXX_RESULT] * len(prepared)
         if not todo:
             return results
-        predict = self._loaded_model().predict_pairs
+        loaded = self._loaded_model()
+        with_script = getattr(loaded, "predict_pairs_script", None)
         for i in todo:
             try:
-                pairs = predict(prepared[i], self._k)
+                if with_script is not None:  # a combination routes on the text's script
+                    pairs = with_script(prepared[i], self._k, scripts[i])
+                else:
+                    pairs = loaded.predict_pairs(prepared[i], self._k)
             except (ValueError, TypeError, RuntimeError, UnicodeError):
                 pairs = []  # defensive: prepared text should never make fastText raise
             results[i] = self._result(pairs, scripts[i])

@@ -1,10 +1,12 @@
 """fastText model resolution, loading and per-process caching.
 
-Resolution order for the ``model`` argument: ``"default"`` / ``"lid176"`` (files shipped in
-installed packages), an existing file path, then a Hugging Face hub id (``owner/name`` or
-``owner/name:filename``) looked up in the local HF cache only -- the pipeline never downloads
-at run time. Loaded models are cached per process by resolved path, so re-creating a
-``LanguageIdentifier`` in every Dask task is cheap.
+Resolution order for the ``model`` argument: ``"default"`` / ``"consentcrawl"`` / ``"lid176"``
+(files shipped in installed packages), ``"combined:PATH"``, an existing file path, then a
+Hugging Face hub id (``owner/name`` or ``owner/name:filename``) looked up in the local HF cache
+only -- the pipeline never downloads at run time. ``"default"`` is the combination of our
+shipped model with lid.176 (see :mod:`pipeline.langid.combined`) when our model is shipped.
+Loaded models are cached per process by resolved path, so re-creating a ``LanguageIdentifier``
+in every Dask task is cheap.
 """
 
 from __future__ import annotations
@@ -41,13 +43,18 @@ def lid176_path() -> Path:
     return p
 
 
-def default_model_path() -> Path:
-    """Our shipped model when present, else lid.176."""
+def shipped_model_path() -> Path | None:
+    """Our own model shipped in the package (``consentcrawl-lid.bin``/``.ftz``), if any."""
     for name in _DEFAULT_CANDIDATES:
         p = _PACKAGE_MODELS / name
         if p.is_file():
             return p
-    return lid176_path()
+    return None
+
+
+def default_model_path() -> Path:
+    """Our shipped model when present, else lid.176 (the primary file of ``"default"``)."""
+    return shipped_model_path() or lid176_path()
 
 
 def _hf_cached(spec: str) -> Path:
@@ -83,6 +90,11 @@ def resolve_model(model: str | Path) -> Path:
         return default_model_path()
     if model in ("lid176", "lid.176"):
         return lid176_path()
+    if model == "consentcrawl":
+        shipped = shipped_model_path()
+        if shipped is None:
+            raise ModelNotFoundError("model 'consentcrawl': no model shipped in pipeline/langid/models")
+        return shipped
     p = Path(model).expanduser()
     if p.is_file():
         return p.resolve()
@@ -91,6 +103,20 @@ def resolve_model(model: str | Path) -> Path:
     raise ModelNotFoundError(
         f"model {model!r}: not 'default'/'lid176', not an existing file, not a hub id"
     )
+
+
+def resolve_models(model: str | Path) -> tuple[Path, ...]:
+    """Model files behind a spec: two (ours, lid.176) for a combination, else one.
+
+    ``"default"`` combines our shipped model with lid.176 (lid.176 alone when none is shipped);
+    ``"combined:PATH"`` combines the model file at PATH with lid.176 (to evaluate a candidate).
+    """
+    if model == "default":
+        shipped = shipped_model_path()
+        return (shipped, lid176_path()) if shipped is not None else (lid176_path(),)
+    if isinstance(model, str) and model.startswith("combined:"):
+        return (resolve_model(model.removeprefix("combined:")), lid176_path())
+    return (resolve_model(model),)
 
 
 def read_fasttext_labels(path: Path) -> list[str]:
