@@ -8,7 +8,6 @@ resolver, so no DNS query leaves the machine.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gzip
 import json
@@ -25,7 +24,6 @@ from conftest import shared_path
 
 from pipeline import cli as top
 from pipeline.optout.build import BuildReport
-from pipeline.optout.commands import register
 from pipeline.optout.fetch import (
     USER_AGENT,
     Fetcher,
@@ -39,22 +37,9 @@ from pipeline.optout.fetch import (
 from pipeline.optout.snapshot import BODY_CAP, load_snapshot, read_snapshot_meta, read_snapshot_rows
 
 
-def _with_robots(original: Callable[[], argparse.ArgumentParser]) -> Callable[[], argparse.ArgumentParser]:
-    def build_parser() -> argparse.ArgumentParser:
-        ap = original()
-        sub = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
-        if "robots" not in sub.choices:
-            register(sub)
-        return ap
-
-    return build_parser
-
-
 def cli(*argv: object) -> int:
-    """`consentcrawl ...` in-process; adds `robots` if pipeline/cli.py does not register it (yet)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(top, "build_parser", _with_robots(top.build_parser))
-        return top.main([str(a) for a in argv])
+    """`consentcrawl ...` in-process, through the real entry point."""
+    return top.main([str(a) for a in argv])
 
 
 # --------------------------------------------------------------------------------------------

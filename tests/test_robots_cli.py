@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,7 +11,6 @@ import pytest
 from conftest import ROOT
 
 from pipeline import cli as top
-from pipeline.optout.commands import register
 from pipeline.optout.policy import load_policy
 from pipeline.optout.robots import RobotsTxt
 from pipeline.optout.snapshot import SnapshotRow, read_snapshot_rows, write_snapshot
@@ -21,25 +18,12 @@ from pipeline.optout.snapshot import SnapshotRow, read_snapshot_rows, write_snap
 SAMPLE_SNAPSHOT = ROOT / "pipeline" / "sample" / "robots-snapshot.parquet"
 
 
-def _with_robots(original: Callable[[], argparse.ArgumentParser]) -> Callable[[], argparse.ArgumentParser]:
-    def build_parser() -> argparse.ArgumentParser:
-        ap = original()
-        sub = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
-        if "robots" not in sub.choices:
-            register(sub)
-        return ap
-
-    return build_parser
-
-
 def cli(*argv: object) -> int:
-    """`consentcrawl ...` in-process; adds `robots` if pipeline/cli.py does not register it (yet)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(top, "build_parser", _with_robots(top.build_parser))
-        try:
-            return top.main([str(a) for a in argv])
-        except SystemExit as exc:  # argparse: --help, usage errors
-            return int(exc.code or 0)
+    """`consentcrawl ...` in-process, through the real entry point (argparse exits on --help/usage)."""
+    try:
+        return top.main([str(a) for a in argv])
+    except SystemExit as exc:
+        return int(exc.code or 0)
 
 
 def check_json(capsys: pytest.CaptureFixture[str], *argv: object) -> dict:

@@ -7,11 +7,9 @@ one gzip member per record as Common Crawl ships them.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,7 +26,6 @@ from pipeline.optout.build import (
     normalise_date,
     training_agents,
 )
-from pipeline.optout.commands import register
 from pipeline.optout.decide import RobotsFilter
 from pipeline.optout.policy import load_policy
 from pipeline.optout.robots import RobotsTxt
@@ -44,22 +41,9 @@ from pipeline.optout.snapshot import (
 POLICIES = ROOT / "configs" / "policies"
 
 
-def _with_robots(original: Callable[[], argparse.ArgumentParser]) -> Callable[[], argparse.ArgumentParser]:
-    def build_parser() -> argparse.ArgumentParser:
-        ap = original()
-        sub = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
-        if "robots" not in sub.choices:
-            register(sub)
-        return ap
-
-    return build_parser
-
-
 def cli(*argv: object) -> int:
-    """`consentcrawl ...` in-process; adds `robots` if pipeline/cli.py does not register it (yet)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(top, "build_parser", _with_robots(top.build_parser))
-        return top.main([str(a) for a in argv])
+    """`consentcrawl ...` in-process, through the real entry point."""
+    return top.main([str(a) for a in argv])
 
 
 # --------------------------------------------------------------------------------------------

@@ -161,19 +161,25 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def _read_table(p: Path) -> pa.Table:
+    """The snapshot table, or one SnapshotError naming the file and the problem."""
+    if not p.exists():
+        raise SnapshotError(f"robots snapshot not found: {p}")
+    try:
+        table = pq.read_table(p)
+    except Exception as exc:
+        raise SnapshotError(f"robots snapshot {p} is not a readable Parquet file: {exc}") from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    if missing:
+        raise SnapshotError(f"robots snapshot {p} lacks column(s): {', '.join(missing)}")
+    return table
+
+
 @lru_cache(maxsize=4)
 def load_snapshot(path: str, as_of: str | None = None) -> Snapshot:
     """Load once per worker process; the cache key is the path and the as-of date."""
     p = Path(path)
-    if not p.exists():
-        raise SnapshotError(f"robots snapshot not found: {path}")
-    try:
-        table = pq.read_table(p)
-    except Exception as exc:
-        raise SnapshotError(f"robots snapshot {path} is not a readable Parquet file: {exc}") from exc
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
-    if missing:
-        raise SnapshotError(f"robots snapshot {path} lacks column(s): {', '.join(missing)}")
+    table = _read_table(p)
     raw_meta = (table.schema.metadata or {}).get(b"consentcrawl.snapshot", b"{}")
     snap = Snapshot(path=str(p), meta=json.loads(raw_meta), file_sha256=file_sha256(p))
     cols = {c: table.column(c).to_pylist() for c in table.column_names}
@@ -226,15 +232,7 @@ def read_snapshot_rows(path: str | Path) -> list[dict[str, object]]:
     the caller decides what a bad row is; a file lacking a required column is one SnapshotError.
     """
     p = Path(path)
-    if not p.exists():
-        raise SnapshotError(f"robots snapshot not found: {path}")
-    try:
-        table = pq.read_table(p)
-    except Exception as exc:
-        raise SnapshotError(f"robots snapshot {path} is not a readable Parquet file: {exc}") from exc
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
-    if missing:
-        raise SnapshotError(f"robots snapshot {path} lacks column(s): {', '.join(missing)}")
+    table = _read_table(p)
     names = [c for c in SCHEMA.names if c in table.column_names]
     cols = {c: table.column(c).to_pylist() for c in names}
     return [{c: cols[c][i] if c in cols else None for c in SCHEMA.names} for i in range(table.num_rows)]
