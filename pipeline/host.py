@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -30,3 +31,12 @@ def registrable_domain(host: str) -> str:
     """eTLD+1 (e.g. bbc.co.uk), or the host itself for IPs and bare suffixes."""
     parts = _EXTRACT(host)
     return parts.top_domain_under_public_suffix or host
+
+
+def is_ip(host: str) -> bool:
+    """An IPv4/IPv6 literal (no registrable domain, no DNS lookup needed)."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False

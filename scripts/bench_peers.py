@@ -39,9 +39,11 @@ class ProtegoUrlFilter(BaseFilter):
     def __init__(self, snapshot: str, agents: tuple[str, ...] | None = None) -> None:
         super().__init__()
         self.snapshot = snapshot
-        self.agents = agents or ("AI2Bot", "Applebot-Extended", "Bytespider", "CCBot", "ClaudeBot",
-                                 "cohere-training-data-crawler", "Diffbot", "Meta-ExternalAgent",
-                                 "Google-Extended", "GPTBot", "PanguBot", "FacebookBot", "*")
+        if agents is None:
+            from pipeline.optout.policy import load_policy
+
+            agents = load_policy("apertus").agents
+        self.agents = agents
         self._parsers: dict[str, Any] | None = None
 
     def _load(self) -> dict[str, Any]:

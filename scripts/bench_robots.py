@@ -32,23 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pipeline.optout.policy import load_policy  # noqa: E402
 from pipeline.optout.robots import RobotsTxt  # noqa: E402
 
-POLICY = [
-    "AI2Bot",
-    "Applebot-Extended",
-    "Bytespider",
-    "CCBot",
-    "ClaudeBot",
-    "cohere-training-data-crawler",
-    "Diffbot",
-    "Meta-ExternalAgent",
-    "Google-Extended",
-    "GPTBot",
-    "PanguBot",
-    "FacebookBot",
-    "*",
-]
+POLICY = list(load_policy("apertus").agents)  # the 12 AI agents + "*", as the pipeline uses them
 HOST = "https://example.com"
 _RULE = re.compile(r"(?im)^[ \t]*(?:dis)?allow[ \t]*:[ \t]*([^\s#]+)")
 GENERIC = ["/", "/index.html", "/search?q=test", "/blog/2024/05/some-post-title", "/%7Euser/"]

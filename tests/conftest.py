@@ -22,3 +22,58 @@ def shared() -> Path:
     if not SHARED.exists():
         pytest.skip("../shared/data not present (only CI and dev machines have it)")
     return SHARED
+
+
+def start_dask(tmp: Path, workers: int) -> tuple[str, list]:
+    """A real `dask scheduler` and `workers` single-thread `dask worker` processes on 127.0.0.1.
+
+    Returns the scheduler address and the processes (scheduler first; pass them to `stop_dask`).
+    """
+    import json
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    dask_cmd = shutil.which("dask")
+    if dask_cmd is None:
+        pytest.skip("the `dask` command is not on PATH")
+    sched_file = tmp / "scheduler.json"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": tmp,
+             "env": {**os.environ, "PYTHONPATH": str(ROOT)}}
+    procs = [subprocess.Popen([dask_cmd, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(sched_file)], **quiet)]
+    try:
+        deadline = time.monotonic() + 60
+        address = ""
+        while not address:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the dask scheduler did not start")
+            try:
+                address = json.loads(sched_file.read_text())["address"]
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.1)
+        for _ in range(workers):
+            procs.append(subprocess.Popen([dask_cmd, "worker", address, "--nworkers", "1", "--nthreads", "1",
+                                           "--no-dashboard", "--host", "127.0.0.1"], **quiet))
+        if workers:
+            from dask.distributed import Client
+
+            with Client(address, timeout="30s") as client:
+                client.wait_for_workers(workers, timeout=60)
+    except BaseException:
+        stop_dask(procs)
+        raise
+    return address, procs
+
+
+def stop_dask(procs: list) -> None:
+    import subprocess
+
+    for p in reversed(procs):
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()

@@ -14,7 +14,7 @@ from pathlib import Path
 import dask
 import psutil
 import pytest
-from conftest import ROOT
+from conftest import ROOT, start_dask, stop_dask
 
 from pipeline.config import ConfigError, load_config
 from pipeline.manifest import verify
@@ -90,26 +90,8 @@ def test_resume_refuses_a_changed_config_or_input(clean_run, tmp_path: Path) -> 
 
 
 def test_killed_worker_mid_run_gives_identical_output(clean_run, tmp_path: Path) -> None:
-    dask_cmd = shutil.which("dask")
-    if dask_cmd is None:
-        pytest.skip("the `dask` command is not on PATH")
-    sched_file = tmp_path / "sched.json"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": tmp_path}
-    procs = [subprocess.Popen([dask_cmd, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                               "--scheduler-file", str(sched_file)], **quiet)]
+    address, procs = start_dask(tmp_path, workers=2)
     try:
-        while not sched_file.exists():
-            time.sleep(0.1)
-        time.sleep(0.3)
-        address = json.loads(sched_file.read_text())["address"]
-        for _ in range(2):
-            procs.append(subprocess.Popen([dask_cmd, "worker", address, "--nworkers", "1", "--nthreads", "1",
-                                           "--no-dashboard", "--host", "127.0.0.1"], **quiet))
-        from dask.distributed import Client
-
-        with Client(address, timeout="30s") as c:
-            c.wait_for_workers(2, timeout=60)
         killed: list[int] = []
 
         def kill_one(res: object, done: int, total: int) -> None:
@@ -125,13 +107,7 @@ def test_killed_worker_mid_run_gives_identical_output(clean_run, tmp_path: Path)
         assert killed and not report.failed
         _same_dataset(tmp_path / "out", clean_run[1])
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_dask(procs)
 
 
 def test_a_shard_that_kills_workers_is_recorded_and_others_finish(tmp_path: Path, monkeypatch) -> None:

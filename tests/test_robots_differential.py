@@ -30,6 +30,7 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 from conftest import shared_path
 
+from pipeline.optout.policy import load_policy
 from pipeline.optout.robots import (
     _DIRECTIVE,
     MAX_BYTES,
@@ -46,21 +47,8 @@ rerp = pytest.importorskip("robotexclusionrulesparser")
 
 pytestmark = pytest.mark.shared
 
-AGENTS = [
-    "AI2Bot",
-    "Applebot-Extended",
-    "Bytespider",
-    "CCBot",
-    "ClaudeBot",
-    "cohere-training-data-crawler",
-    "Diffbot",
-    "Meta-ExternalAgent",
-    "Google-Extended",
-    "GPTBot",
-    "PanguBot",
-    "FacebookBot",
-    "SomeGenericBot",  # a bot no file names: only '*' groups apply to it
-]
+# The apertus policy's agents, "*" replaced by a bot no file names (only '*' groups apply to it).
+AGENTS = [a for a in load_policy("apertus").agents if a != "*"] + ["SomeGenericBot"]
 HOST = "https://example.com"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "robots-conformance.md"
 

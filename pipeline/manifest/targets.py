@@ -7,14 +7,13 @@ https://x.org/a also covers http://x.org/a); a domain covers every host under it
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import polars as pl
 
-from pipeline.host import registrable_domain, url_host
+from pipeline.host import is_ip, registrable_domain, url_host
 
 KINDS = ("url", "host", "domain")
 _LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
@@ -53,11 +52,8 @@ class Target:
 
 
 def _valid_host(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
+    if is_ip(host):
         return True
-    except ValueError:
-        pass
     return bool(_HOSTNAME.match(host)) and not host.replace(".", "").isdigit()
 
 
@@ -103,18 +99,10 @@ def parse_target(text: str, kind: str = "auto") -> Target:
     if not host or not _valid_host(host):
         raise ValueError(f"{raw!r} is not a valid URL, host name or domain")
     domain = registrable_domain(host)
-    if not _is_ip(host) and registrable_domain(f"x.{host}") == f"x.{host}":
+    if not is_ip(host) and registrable_domain(f"x.{host}") == f"x.{host}":
         raise ValueError(f"{host!r} is a public suffix (or has no known one), not a site")
     if kind == "domain" and domain != host:
         raise ValueError(f"{host!r} is not a registrable domain (its domain is {domain!r})")
     if kind == "auto":
-        kind = "domain" if domain == host and not _is_ip(host) else "host"
+        kind = "domain" if domain == host and not is_ip(host) else "host"
     return Target(kind, text.strip(), host, domain)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return False

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from pipeline import __version__
+from pipeline.host import is_ip
 from pipeline.optout.build import RAW_LIMIT, BuildError, BuildReport, decode_content, host_origin
 from pipeline.optout.snapshot import BODY_CAP, SnapshotRow, origin
 
@@ -258,7 +259,7 @@ class Fetcher:
 
         parts = urlsplit(url)
         host = parts.hostname or ""
-        is_ip = _is_ip(host)
+        literal_ip = is_ip(host)
         last: Exception | None = None
         for addr in addrs[:4]:
             ip = addr.split("%", 1)[0]
@@ -269,7 +270,7 @@ class Fetcher:
             host_header = parts.netloc.rsplit("@", 1)[-1]
             headers = {"Host": host_header, "User-Agent": self.options.user_agent,
                        "Accept": "text/plain, */*;q=0.5", "Accept-Encoding": "gzip, deflate"}
-            ext = {"sni_hostname": host} if parts.scheme == "https" and not is_ip else {}
+            ext = {"sni_hostname": host} if parts.scheme == "https" and not literal_ip else {}
             request = client.build_request("GET", pinned, headers=headers, extensions=ext)  # type: ignore[attr-defined]
             try:
                 response = await client.send(request, stream=True)  # type: ignore[attr-defined]
@@ -317,14 +318,6 @@ async def _read(response: object) -> tuple[int, str, bytes, bool]:
     if len(body) > BODY_CAP:
         capped = True
     return status, location, body[:BODY_CAP], capped
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return False
 
 
 # --------------------------------------------------------------------------------------------
