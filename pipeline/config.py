@@ -26,6 +26,7 @@ class LangIdConfig:
     model: str = "default"
     thresholds: str | None = None
     keep_languages: tuple[str, ...] = ()  # empty: keep every language
+    max_chars: int = 500  # text the model sees: 4 windows of max_chars/4 (pipeline/langid/prepare.py)
 
 
 @dataclass(frozen=True, slots=True)

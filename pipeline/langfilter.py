@@ -7,13 +7,14 @@ from functools import lru_cache
 from pipeline.config import LangIdConfig
 from pipeline.document import Document
 from pipeline.langid import LanguageIdentifier
+from pipeline.langid.prepare import DEFAULT_MAX_CHARS
 
 DROP_REASON = "language-not-selected"
 
 
 @lru_cache(maxsize=4)
-def _identifier(model: str, thresholds: str | None) -> LanguageIdentifier:
-    return LanguageIdentifier(model=model, thresholds=thresholds)
+def _identifier(model: str, thresholds: str | None, max_chars: int = DEFAULT_MAX_CHARS) -> LanguageIdentifier:
+    return LanguageIdentifier(model=model, thresholds=thresholds, max_chars=max_chars)
 
 
 class LanguageStage:
@@ -23,7 +24,7 @@ class LanguageStage:
 
     @classmethod
     def for_config(cls, cfg: LangIdConfig) -> LanguageStage:
-        return cls(_identifier(cfg.model, cfg.thresholds), cfg.keep_languages)
+        return cls(_identifier(cfg.model, cfg.thresholds, cfg.max_chars), cfg.keep_languages)
 
     def run(self, doc: Document) -> Document:
         res = self.identifier.predict(doc.text or "")

@@ -7,6 +7,7 @@ returns only counts and a file list. Default: an embedded LocalCluster of proces
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -14,6 +15,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -130,7 +132,7 @@ def _publish_snapshot(config: RunConfig, out: Path) -> tuple[list[dict[str, Any]
 def _langid_meta(config: RunConfig) -> dict[str, Any]:
     from pipeline.langfilter import _identifier
 
-    ident = _identifier(config.langid.model, config.langid.thresholds)
+    ident = _identifier(config.langid.model, config.langid.thresholds, config.langid.max_chars)
     return {
         "model": ident.model_name,
         "model_sha256": ident.model_sha256,
@@ -152,25 +154,25 @@ def run_pipeline(
 ) -> RunReport:
     started = time.perf_counter()
     out = Path(config.output)
-    _prepare_out(out, config, resume)
-    finished = _resumable(config, out) if resume else {}
-    _remove_partials(out)
-    snapshots, snapshot_files = _publish_snapshot(config, out)
     n_workers = workers or config.workers
+    # The embedded cluster's worker processes spawn and import on a thread while the driver
+    # prepares the output folder (and, on --resume, checks the finished shards).
+    starting = None if scheduler else ThreadPoolExecutor(1).submit(_local_cluster, n_workers)
+    try:
+        _prepare_out(out, config, resume)
+        finished = _resumable(config, out) if resume else {}
+        _remove_partials(out)
+        snapshots, snapshot_files = _publish_snapshot(config, out)
+    except BaseException:
+        if starting is not None:
+            with contextlib.suppress(Exception):
+                starting.result().close()
+        raise
     cluster: LocalCluster | None = None
-    if scheduler:
+    if starting is None:
         client = Client(scheduler, timeout="30s")
     else:
-        # Dask's sampling profiler interrupts the worker thread 100 times a second: 10-15% of a
-        # shard's time, measured by scripts/bench.py. Our own run log times every shard.
-        with dask.config.set({"distributed.worker.profile.enabled": False}):
-            cluster = LocalCluster(
-                n_workers=n_workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-                silence_logs=logging.ERROR,
-            )
+        cluster = starting.result()
         client = Client(cluster)
     results: list[dict[str, Any]] = [r.to_dict() for r in finished.values()]
     failed: list[str] = []
@@ -245,6 +247,22 @@ def run_pipeline(
     with open(out / RUN_LOG, "w", encoding="utf-8") as fh:
         fh.writelines(json.dumps(entry, sort_keys=True) + "\n" for entry in log)
     return RunReport(out, manifest, results, wall, n_workers, failed, sorted(finished))
+
+
+def _local_cluster(n_workers: int) -> LocalCluster:
+    # Dask's sampling profiler interrupts the worker thread 100 times a second: 10-15% of a
+    # shard's time, measured by scripts/bench.py; our own run log times every shard.
+    # Saturation 1.0: a worker holds only the shard it runs, so a shard that kills its worker
+    # (OOM, segfault) never takes a queued innocent shard's retry budget with it.
+    settings = {"distributed.worker.profile.enabled": False, "distributed.scheduler.worker-saturation": 1.0}
+    with dask.config.set(settings):
+        return LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
 
 
 def _dashboard(client: Client) -> str:

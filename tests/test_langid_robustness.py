@@ -149,3 +149,13 @@ def test_cli_bad_model_exit_code() -> None:
     )
     assert proc.returncode == 2
     assert b"langid:" in proc.stderr
+
+
+def test_config_sets_the_text_the_model_sees() -> None:
+    from pipeline.config import LangIdConfig
+    from pipeline.langfilter import LanguageStage
+
+    long = " ".join(f"mot{i % 7}e" for i in range(5_000))
+    default = LanguageStage.for_config(LangIdConfig()).identifier.prepare(long)
+    wide = LanguageStage.for_config(LangIdConfig(max_chars=4000)).identifier.prepare(long)
+    assert len(default) <= LangIdConfig().max_chars + 3 < 3_900 <= len(wide) <= 4_003

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-DEFAULT_MAX_CHARS = 1000
+DEFAULT_MAX_CHARS = 500
 DEFAULT_WINDOWS = 4
 #: Raw text kept before cleaning, relative to max_chars: room for the URLs and digits it removes.
 _HEADROOM = 1.5

@@ -166,7 +166,9 @@ def _read_table(p: Path) -> pa.Table:
     if not p.exists():
         raise SnapshotError(f"robots snapshot not found: {p}")
     try:
-        table = pq.read_table(p)
+        # ParquetFile, not read_table: read_table imports pyarrow.dataset and with it pandas
+        # (0.45 s of every worker's start-up).
+        table = pq.ParquetFile(p).read()
     except Exception as exc:
         raise SnapshotError(f"robots snapshot {p} is not a readable Parquet file: {exc}") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
