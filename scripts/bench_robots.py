@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -37,6 +38,7 @@ from pipeline.optout.robots import RobotsTxt  # noqa: E402
 
 POLICY = list(load_policy("apertus").agents)  # the 12 AI agents + "*", as the pipeline uses them
 HOST = "https://example.com"
+DATA = ROOT.parent / "shared" / "data"
 _RULE = re.compile(r"(?im)^[ \t]*(?:dis)?allow[ \t]*:[ \t]*([^\s#]+)")
 GENERIC = ["/", "/index.html", "/search?q=test", "/blog/2024/05/some-post-title", "/%7Euser/"]
 
@@ -81,21 +83,18 @@ def best(fn: Callable[[], object], reps: int) -> float:
     return min(times)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="small corpus slice, fewer repetitions")
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    args = ap.parse_args()
+def measure(quick: bool = False, data: Path = DATA) -> dict[str, Any]:
+    """Every figure of this benchmark in one dict (printed by :func:`show`, embedded by bench.py)."""
     from protego import Protego
     from robotexclusionrulesparser import RobotExclusionRulesParser
 
-    reps = 2 if args.quick else 5
-    corpus = load(args.data, 150 if args.quick else None)
+    reps = 2 if quick else 5
+    corpus = load(data, 150 if quick else None)
     hosts = [(raw, text, urls_for(text)) for raw, text in corpus]
     n_files = len(corpus)
     n_urls = sum(len(u) for _, _, u in hosts)
     size = sum(len(raw) for raw, _ in corpus)
-    print(f"corpus: {n_files} files, {size / 1e6:.1f} MB, {n_urls} URLs ({n_urls // n_files}/host)")
+    out: dict[str, Any] = {"corpus": {"files": n_files, "mb": size / 1e6, "urls": n_urls}}
 
     def rerp(text: str) -> RobotExclusionRulesParser:
         p = RobotExclusionRulesParser()
@@ -114,10 +113,11 @@ def main() -> None:
     for _ in range(reps):
         for name, fn in engines:
             times[name].append(best(fn, 1))
-    print("\nparse (files/s; ratio = median over rounds of engine time / ours)")
+    out["parse_files_per_s"], out["parse_speedup_vs"] = {}, {}
     for name, _ in engines:
         ratios = sorted(t / o for t, o in zip(times[name], times["ours"], strict=True))
-        print(f"  {name:27s} {n_files / min(times[name]):>11,.0f}   {ratios[len(ratios) // 2]:.1f}x")
+        out["parse_files_per_s"][name] = n_files / min(times[name])
+        out["parse_speedup_vs"][name] = ratios[len(ratios) // 2]
 
     # 2. parse per host, check per URL -------------------------------------------------------
     def ours_one() -> None:
@@ -160,21 +160,20 @@ def main() -> None:
                     if not p.is_allowed(a, u):
                         break
 
-    print("\nparse per host + check per URL (URL decisions/s, parse included)")
-    print(f"  {'':27s} {'1 agent':>11s} {'13 agents':>11s}")
+    out["parse_and_check_per_s"] = {}
     for name, one, pol in (
         ("ours", ours_one, ours_policy),
         ("protego", prot_one, prot_policy),
         ("robotexclusionrulesparser", rerp_one, rerp_policy),
     ):
         r = reps if name != "robotexclusionrulesparser" else max(1, reps - 2)  # it is slow
-        print(f"  {name:27s} {n_urls / best(one, r):>11,.0f} {n_urls / best(pol, r):>11,.0f}")
+        out["parse_and_check_per_s"][name] = {"1 agent": n_urls / best(one, r), "policy": n_urls / best(pol, r)}
 
     # 3. warm cache ----------------------------------------------------------------------------
     policies = [(RobotsTxt.parse(raw).compile(POLICY), urls) for raw, _, urls in hosts]
     parsed = [(RobotsTxt.parse(raw), urls) for raw, _, urls in hosts]
     protegos = [(Protego.parse(text), urls) for _, text, urls in hosts]
-    rounds = 3 if args.quick else 10
+    rounds = 3 if quick else 10
 
     def warm_policy() -> None:
         for _ in range(rounds):
@@ -196,10 +195,11 @@ def main() -> None:
 
     warm_policy()
     warm_one()  # fill the caches (plans, verdict tables, hot buckets)
-    print(f"\nwarm cache over the corpus (decisions/s, {rounds} rounds)")
-    print(f"  ours CompiledPolicy.first_disallowing, 13 agents {n_urls * rounds / best(warm_policy, reps):>11,.0f}")
-    print(f"  ours RobotsTxt.verdict, 1 agent                 {n_urls * rounds / best(warm_one, reps):>11,.0f}")
-    print(f"  protego can_fetch, 1 agent                      {n_urls * rounds / best(warm_prot, reps):>11,.0f}")
+    out["warm_corpus_per_s"] = {
+        "ours CompiledPolicy.first_disallowing, 13 agents": n_urls * rounds / best(warm_policy, reps),
+        "ours RobotsTxt.verdict, 1 agent": n_urls * rounds / best(warm_one, reps),
+        "protego can_fetch, 1 agent": n_urls * rounds / best(warm_prot, reps),
+    }
 
     # A typical file: the median number of rules among files that have rules for GPTBot.
     counts = sorted(
@@ -222,9 +222,40 @@ def main() -> None:
 
     typ_one()
     typ_policy()
-    print(f"\nwarm cache, typical file ({n_rules} rules for GPTBot, {len(many)} URL checks)")
-    print(f"  ours RobotsTxt.verdict, 1 agent                 {len(many) / best(typ_one, reps):>11,.0f}")
-    print(f"  ours CompiledPolicy.first_disallowing, 13 agents {len(many) / best(typ_policy, reps):>11,.0f}")
+    out["warm_typical_file"] = {
+        "rules": n_rules,
+        "ours RobotsTxt.verdict, 1 agent": len(many) / best(typ_one, reps),
+        "ours CompiledPolicy.first_disallowing, 13 agents": len(many) / best(typ_policy, reps),
+    }
+    return out
+
+
+def show(r: dict[str, Any]) -> None:
+    c = r["corpus"]
+    print(f"corpus: {c['files']} files, {c['mb']:.1f} MB, {c['urls']} URLs ({c['urls'] // c['files']}/host)")
+    print("\nparse (files/s; ratio = median over rounds of engine time / ours)")
+    for name, v in r["parse_files_per_s"].items():
+        print(f"  {name:27s} {v:>11,.0f}   {r['parse_speedup_vs'][name]:.1f}x")
+    print("\nparse per host + check per URL (URL decisions/s, parse included)")
+    print(f"  {'':27s} {'1 agent':>11s} {'13 agents':>11s}")
+    for name, v in r["parse_and_check_per_s"].items():
+        print(f"  {name:27s} {v['1 agent']:>11,.0f} {v['policy']:>11,.0f}")
+    print("\nwarm cache over the corpus (decisions/s)")
+    for name, v in r["warm_corpus_per_s"].items():
+        print(f"  {name:48s} {v:>11,.0f}")
+    t = r["warm_typical_file"]
+    print(f"\nwarm cache, typical file ({t['rules']} rules for GPTBot)")
+    for name, v in t.items():
+        if name != "rules":
+            print(f"  {name:48s} {v:>11,.0f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small corpus slice, fewer repetitions")
+    ap.add_argument("--data", type=Path, default=DATA)
+    args = ap.parse_args()
+    show(measure(args.quick, args.data))
 
 
 if __name__ == "__main__":
