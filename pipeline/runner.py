@@ -254,7 +254,14 @@ def _local_cluster(n_workers: int) -> LocalCluster:
     # shard's time, measured by scripts/bench.py; our own run log times every shard.
     # Saturation 1.0: a worker holds only the shard it runs, so a shard that kills its worker
     # (OOM, segfault) never takes a queued innocent shard's retry budget with it.
-    settings = {"distributed.worker.profile.enabled": False, "distributed.scheduler.worker-saturation": 1.0}
+    # MALLOC_TRIM_THRESHOLD_: Dask sets it to 64 KiB in workers to hand freed memory back to the OS
+    # at once; HTML trees and page strings are allocated and freed per document, so that costs
+    # page faults: 20% of a shard's time (measured). glibc's own adaptive threshold is used instead;
+    # a worker's memory stays bounded by the batch size (pipeline/shard.py).
+    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+               if k != "MALLOC_TRIM_THRESHOLD_"}
+    settings = {"distributed.worker.profile.enabled": False, "distributed.scheduler.worker-saturation": 1.0,
+                "distributed.nanny.pre-spawn-environ": environ}
     with dask.config.set(settings):
         return LocalCluster(
             n_workers=n_workers,

@@ -92,6 +92,28 @@ def long_lingua_docs(group: int = 50) -> list[Example]:
     return docs
 
 
+def long_bible_docs(chars: int = 2500, per_lang: int = 2) -> list[Example]:
+    """Held-out eBible verses of one language joined into ~``chars``-character documents (the long tail)."""
+    import gzip
+
+    per: dict[str, list[str]] = defaultdict(list)
+    with gzip.open(SHARED / "lid_train" / "ebible_dev.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            per[row["iso639_3"]].append(row["text"])
+    docs: list[Example] = []
+    for lang, texts in sorted(per.items()):
+        buf, n = "", 0
+        for t in texts:
+            buf += t + " "
+            if len(buf) > chars:
+                docs.append(Example(buf, lang))
+                buf, n = "", n + 1
+                if n == per_lang:
+                    break
+    return docs
+
+
 def iso639_1_to_3(code: str) -> str:
     """Declared html_lang (2 letters) -> ISO 639-3 through the lid.176 table."""
     entry = LID176.get(code)
@@ -139,15 +161,17 @@ def bench_speed(model: str, out: dict[str, Any]) -> None:
         ("full text (no cap)", 0, 1),
         ("head 500", 500, 1),
         ("head 2000", 2000, 1),
-        ("4 windows x 125", 500, 4),
+        ("4 windows x 125 (default)", 500, 4),
         ("4 windows x 250", 1000, 4),
-        ("4 windows x 500 (default)", 2000, 4),
+        ("4 windows x 500", 2000, 4),
         ("4 windows x 1000", 4000, 4),
         ("8 windows x 1000", 8000, 8),
     ]
+    bible_long = long_bible_docs()
+    print(f"bible long docs: {len(bible_long)} docs in {len({e.lang for e in bible_long})} languages")
     print(
         f"{'config':28s} {'web docs/s':>10s} {'MB/s':>6s} {'agree_full':>10s} "
-        f"{'acc_html_lang':>13s} {'lingua_long_acc':>15s} {'lingua docs/s':>13s}"
+        f"{'acc_html_lang':>13s} {'lingua_long_acc':>15s} {'bible_long_acc':>14s} {'lingua docs/s':>13s}"
     )
     declared = [(i, iso639_1_to_3(d)) for i, (_, d) in enumerate(web) if d]
     rows_out = []
@@ -162,9 +186,11 @@ def bench_speed(model: str, out: dict[str, Any]) -> None:
         acc_long = sum(
             lang_matches(r.lang, e.lang) for r, e in zip(res2, lingua_long, strict=True)
         ) / len(lingua_long)
+        res3 = ident_c.predict_batch([e.text for e in bible_long])
+        acc_bible = sum(lang_matches(r.lang, e.lang) for r, e in zip(res3, bible_long, strict=True)) / len(bible_long)
         print(
             f"{name:28s} {len(web) / t:10.0f} {web_chars / t / 1e6:6.1f} {agree:10.4f} "
-            f"{acc_decl:13.4f} {acc_long:15.4f} {len(lingua_long) / t2:13.0f}"
+            f"{acc_decl:13.4f} {acc_long:15.4f} {acc_bible:14.4f} {len(lingua_long) / t2:13.0f}"
         )
         rows_out.append(
             {
@@ -177,6 +203,7 @@ def bench_speed(model: str, out: dict[str, Any]) -> None:
                 "acc_vs_html_lang": acc_decl,
                 "n_html_lang": len(declared),
                 "lingua_long_acc": acc_long,
+                "bible_long_acc": acc_bible,
                 "lingua_long_docs_per_s": len(lingua_long) / t2,
             }
         )
