@@ -26,7 +26,7 @@ class LangIdConfig:
     model: str = "default"
     thresholds: str | None = None
     keep_languages: tuple[str, ...] = ()  # empty: keep every language
-    max_chars: int = 500  # text the model sees: 4 windows of max_chars/4 (pipeline/langid/prepare.py)
+    max_chars: int = 500  # text the model sees: 4 windows of max_chars/4; 0 = whole text (langid/prepare.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +234,9 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
     _check_type("workers", workers, int)
     if workers < 1:
         raise ConfigError("config key 'workers': must be at least 1")
+    langid = _section("langid", data.get("langid"))
+    if langid.max_chars < 0:
+        raise ConfigError("config key 'langid.max_chars': must be 0 (whole text) or more")
     config = RunConfig(
         inputs=expand_inputs(inputs, base),
         output=_resolve_path(data["output"], Path.cwd()),
@@ -242,7 +245,7 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
         tdmrep_snapshot=snapshots["tdmrep_snapshot"],
         aitxt_snapshot=snapshots["aitxt_snapshot"],
         robots_as_of=as_of,
-        langid=_section("langid", data.get("langid")),
+        langid=langid,
         extract=_section("extract", data.get("extract")),
         limits=_section("limits", data.get("limits")),
         workers=workers,

@@ -32,6 +32,8 @@ def test_dry_run_prints_summary_and_writes_dataset(tmp_path: Path) -> None:
         ("inputs: [missing.warc.gz]\noutput: o\n", "input file not found: missing.warc.gz"),
         ("inputs: [a.warc.gz]\noutput: o\nworkers: two\n", "config key 'workers'"),
         ("inputs: [a.warc.gz]\noutput: o\nlangid: {model: 3}\n", "config key 'langid.model'"),
+        ("inputs: [a.warc.gz]\noutput: o\nlangid: {max_chars: -1}\n", "config key 'langid.max_chars'"),
+        ("inputs: [a.warc.gz]\noutput: o\nlangid: {max_chars: many}\n", "config key 'langid.max_chars'"),
         ("inputs: [a.warc.gz]\n", "missing config key 'output'"),
         ("inputs: [a.warc.gz]\noutput: o\npolicy: nosuchpolicy\n", "policy not found: nosuchpolicy"),
         ("inputs: [a.warc.gz]\noutput: o\nrobots_snapshot: none.parquet\n", "robots snapshot file not found"),
