@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.langid.prepare import DEFAULT_MAX_CHARS
 from pipeline.optout.policy import Policy, PolicyError, load_policy
 
 
@@ -26,7 +27,7 @@ class LangIdConfig:
     model: str = "default"
     thresholds: str | None = None
     keep_languages: tuple[str, ...] = ()  # empty: keep every language
-    max_chars: int = 500  # text the model sees: 4 windows of max_chars/4; 0 = whole text (langid/prepare.py)
+    max_chars: int = DEFAULT_MAX_CHARS  # text the model sees, in 4 windows; 0 = whole text (langid/prepare.py)
 
 
 @dataclass(frozen=True, slots=True)

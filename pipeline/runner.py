@@ -157,7 +157,11 @@ def run_pipeline(
     n_workers = workers or config.workers
     # The embedded cluster's worker processes spawn and import on a thread while the driver
     # prepares the output folder (and, on --resume, checks the finished shards).
-    starting = None if scheduler else ThreadPoolExecutor(1).submit(_local_cluster, n_workers)
+    starting = None
+    if not scheduler:
+        pool = ThreadPoolExecutor(1)
+        starting = pool.submit(_local_cluster, n_workers)
+        pool.shutdown(wait=False)  # the thread ends with the submitted start
     try:
         _prepare_out(out, config, resume)
         finished = _resumable(config, out) if resume else {}
@@ -250,14 +254,15 @@ def run_pipeline(
 
 
 def _local_cluster(n_workers: int) -> LocalCluster:
-    # Dask's sampling profiler interrupts the worker thread 100 times a second: 10-15% of a
-    # shard's time, measured by scripts/bench.py; our own run log times every shard.
+    # Dask's sampling profiler samples the worker thread 100 times a second; our run log already
+    # times every shard (its cost is within this VM's noise in scripts/bench_ablation.py).
     # Saturation 1.0: a worker holds only the shard it runs, so a shard that kills its worker
     # (OOM, segfault) never takes a queued innocent shard's retry budget with it.
     # MALLOC_TRIM_THRESHOLD_: Dask sets it to 64 KiB in workers to hand freed memory back to the OS
     # at once; HTML trees and page strings are allocated and freed per document, so that costs
-    # page faults: 20% of a shard's time (measured). glibc's own adaptive threshold is used instead;
-    # a worker's memory stays bounded by the batch size (pipeline/shard.py).
+    # page faults: a shard took 1.50 s with it and 1.27 s without in a fresh interpreter
+    # (scripts/bench_ablation.py). glibc's adaptive threshold is used instead; a worker's memory
+    # stays bounded by the batch size (pipeline/shard.py).
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
                if k != "MALLOC_TRIM_THRESHOLD_"}
     settings = {"distributed.worker.profile.enabled": False, "distributed.scheduler.worker-saturation": 1.0,

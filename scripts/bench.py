@@ -89,7 +89,19 @@ def build_shards(folder: Path, shards: int, shard_mb: float) -> dict[str, Any]:
             "distinct_pages": len(members), "repeated": True}
 
 
-def bench_snapshot(paths: list[str], folder: Path) -> dict[str, Any]:
+def input_urls(paths: list[str]) -> list[str]:
+    """Target URIs of the input's response records, in order."""
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    urls = []
+    for p in paths:
+        with open(p, "rb") as fh:
+            urls += [r.headers.get("WARC-Target-URI", "") for r in
+                     ArchiveIterator(fh, record_types=WarcRecordType.response, parse_http=False)]
+    return urls
+
+
+def bench_snapshot(urls: list[str], folder: Path) -> dict[str, Any]:
     """A robots.txt snapshot covering every host of the input, so every URL meets real rules.
 
     The pages' own robots.txt files were not captured, so each host is given a real body from the
@@ -97,8 +109,6 @@ def bench_snapshot(paths: list[str], folder: Path) -> dict[str, Any]:
     the host's sha256: deterministic, and as mixed as the web. Without ../shared: the sample's.
     """
     import hashlib
-
-    from fastwarc.warc import ArchiveIterator, WarcRecordType
 
     from pipeline.optout import build
     from pipeline.optout.build import BuildReport
@@ -111,8 +121,7 @@ def bench_snapshot(paths: list[str], folder: Path) -> dict[str, Any]:
         with open(corpus / name, encoding="utf-8") as fh:
             bodies += [json.loads(line)["body"] for line in fh]
     bodies += [p.read_text("utf-8", "replace") for p in sorted((corpus / "texting_robots_testdata").glob("*.txt"))]
-    hosts = sorted({build.host_origin(r.headers.get("WARC-Target-URI", "")) or "" for p in paths
-                    for r in ArchiveIterator(open(p, "rb"), record_types=WarcRecordType.response)} - {""})
+    hosts = sorted({build.host_origin(u) or "" for u in urls} - {""})
     table = folder / "bench-robots.jsonl"
     with open(table, "w", encoding="utf-8") as fh:
         for h in hosts:
@@ -278,26 +287,19 @@ def robots_decisions(quick: bool) -> dict[str, Any]:
     return bench_robots.measure(quick=quick)
 
 
-def url_decisions(paths: list[str], repeat: int, snapshot: str) -> dict[str, Any]:
+def url_decisions(urls: list[str], repeat: int, snapshot: str) -> dict[str, Any]:
     """Opt-out decisions/s on the input's own URLs against the run's snapshot and the apertus policy:
     ours (RobotsFilter, compiled rules per host) vs protego as robots-checker uses it (parse the
     host's robots.txt, check every agent per URL). "cold" includes parsing each host's file."""
-    from fastwarc.warc import ArchiveIterator, WarcRecordType
+    from bench_robots import best as best_cpu  # type: ignore[import-not-found]
     from protego import Protego
 
     from pipeline.optout.decide import RobotsFilter
     from pipeline.optout.policy import load_policy
     from pipeline.optout.snapshot import load_snapshot
 
-    urls = [r.headers.get("WARC-Target-URI", "") for p in paths
-            for r in ArchiveIterator(open(p, "rb"), record_types=WarcRecordType.response, parse_http=False)]
     policy = load_policy("apertus")
-    import pyarrow.parquet as pq
-
-    bodies: dict[str, str] = {}
-    for row in sorted(pq.ParquetFile(snapshot).read(columns=["host", "fetched_at", "body"]).to_pylist(),
-                      key=lambda r: r["fetched_at"]):
-        bodies[row["host"]] = row["body"].decode("utf-8", "replace")
+    bodies = {h: e.body.decode("utf-8", "replace") for h, e in load_snapshot(snapshot).entries()}
 
     fresh = [load_snapshot.__wrapped__(snapshot) for _ in range(max(repeat, 3) + 1)]  # read, not parsed
 
@@ -325,7 +327,7 @@ def url_decisions(paths: list[str], repeat: int, snapshot: str) -> dict[str, Any
                            "urls_with_entry": sum(1 for u in urls if warm_f.snapshot.lookup(u)[0] is not None)}
     for name, fn in (("ours cold", ours), ("ours warm", lambda: [warm_f.decide(u) for u in urls]),
                      ("protego cold", lambda: protego({})), ("protego warm", lambda: protego(warm_p))):
-        t = min(_timed(fn) for _ in range(max(repeat, 3)))
+        t = best_cpu(fn, max(repeat, 3))
         out[name] = len(urls) / t
     return out
 
@@ -341,12 +343,6 @@ def _fresh(fn: Any, *args: Any) -> Any:
 
 def _child_path() -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
-
-
-def _timed(fn: Any) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
 
 
 def main() -> int:
@@ -375,7 +371,8 @@ def main() -> int:
     try:
         inp = build_shards(tmp, args.shards, args.shard_mb)
         results["input"] = {k: v for k, v in inp.items() if k != "paths"}
-        snap = bench_snapshot(inp["paths"], tmp)
+        urls = input_urls(inp["paths"])
+        snap = bench_snapshot(urls, tmp)
         snapshot = snap["path"]
         results["snapshot"] = {k: v for k, v in snap.items() if k != "path"}
         print(f"robots.txt snapshot: {snap['source']} ({snap['hosts']} hosts)", flush=True)
@@ -400,7 +397,7 @@ def main() -> int:
         if have_dt:
             results["datatrove"] = [best["dt1"], best["dt2"]]
         results["all_rounds"] = runs
-        results["url_decisions"] = url_decisions(inp["paths"], args.repeat, snapshot)
+        results["url_decisions"] = url_decisions(urls, args.repeat, snapshot)
         results["robots"] = robots_decisions(args.quick)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -47,14 +47,11 @@ class ProtegoUrlFilter(BaseFilter):
         self._parsers: dict[str, Any] | None = None
 
     def _load(self) -> dict[str, Any]:
-        import pyarrow.parquet as pq
         from protego import Protego
 
-        table = pq.read_table(self.snapshot, columns=["host", "fetched_at", "body"]).to_pylist()
-        latest: dict[str, Any] = {}
-        for row in sorted(table, key=lambda r: r["fetched_at"]):
-            latest[row["host"]] = row["body"]
-        return {h: Protego.parse(b.decode("utf-8", "replace")) for h, b in latest.items()}
+        from pipeline.optout.snapshot import load_snapshot
+
+        return {h: Protego.parse(e.body.decode("utf-8", "replace")) for h, e in load_snapshot(self.snapshot).entries()}
 
     def filter(self, doc: Document) -> bool:
         from urllib.parse import urlsplit

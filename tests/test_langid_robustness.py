@@ -159,3 +159,38 @@ def test_config_sets_the_text_the_model_sees() -> None:
     default = LanguageStage.for_config(LangIdConfig()).identifier.prepare(long)
     wide = LanguageStage.for_config(LangIdConfig(max_chars=4000)).identifier.prepare(long)
     assert len(default) <= LangIdConfig().max_chars + 3 < 3_900 <= len(wide) <= 4_003
+
+
+_URL = re.compile(r"(?:[a-z][a-z0-9+.-]{1,15}://|www\.)\S+", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_JUNK = re.compile(r"[\d\ud800-\udfff\x00-\x08\x0e-\x1f\x7f-\x9f]+")
+
+
+def _whole_text_clean(text: str) -> str:
+    """The specification clean_text must keep: every pattern over the whole text."""
+    text = _EMAIL.sub(" ", _URL.sub(" ", text))
+    return re.sub(r"\s+", " ", _JUNK.sub(" ", text)).strip()
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab Z\u00a0\x1c\t\n:/.w W@-+1\u0663\udcff\x00é")), max_size=80))
+def test_token_scoped_cleaning_equals_whole_text_patterns(text: str) -> None:
+    from pipeline.langid.prepare import clean_text
+
+    assert clean_text(text) == _whole_text_clean(text)
+
+
+def test_token_scoped_cleaning_on_real_pages() -> None:
+    """The bundled sample's 120 real pages after extraction, URLs and addresses included."""
+    from pipeline.extract import Extractor
+    from pipeline.ingest.warc import WarcReader
+    from pipeline.langid.prepare import clean_text
+
+    texts = []
+    for warc in sorted((ROOT / "pipeline" / "sample").glob("sample-*.warc.gz")):
+        for doc in WarcReader(str(warc)):
+            if not doc.done and Extractor().run(doc).text:
+                texts.append(doc.text)
+    assert len(texts) >= 100 and sum("://" in t or "@" in t for t in texts) >= 5
+    for text in texts:
+        assert clean_text(text) == _whole_text_clean(text)

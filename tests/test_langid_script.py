@@ -6,6 +6,8 @@ import time
 
 import pytest
 from conftest import shared_path
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.langid import detect_script
 from pipeline.langid.script import scripts_compatible
@@ -74,3 +76,31 @@ def test_fast_on_huge_input() -> None:
     t = time.perf_counter()
     assert detect_script(text) == "Cyrl"
     assert time.perf_counter() - t < 0.5
+
+
+def _counted(text: str) -> str:
+    """The definition detect_script's Latin shortcut must agree with: count letters per script."""
+    from pipeline.langid.script import dominant_script, script_counts
+
+    counts = script_counts(text)
+    return dominant_script(counts, text if "Hani" in counts else "") if counts else "Zxxx"
+
+
+def test_latin_shortcut_agrees_with_counting_on_every_code_point() -> None:
+    for c in range(0x30000):
+        ch = chr(c)
+        for text in (ch, "a" + ch, ch + "µ1ª"):
+            assert detect_script(text) == _counted(text), hex(c)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.one_of(st.characters(max_codepoint=0x2FF), st.characters()), max_size=40))
+def test_latin_shortcut_agrees_with_counting(text: str) -> None:
+    assert detect_script(text) == _counted(text)
+
+
+def test_latin_shortcut_agrees_on_real_multilingual_text() -> None:
+    import json
+
+    rows = [json.loads(x)["text"] for x in shared_path("multilingual_text", "lingua_dev.jsonl").open(encoding="utf-8")]
+    assert rows and all(detect_script(t) == _counted(t) for t in rows)

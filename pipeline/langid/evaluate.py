@@ -26,24 +26,19 @@ class Example:
     script: str = ""
 
 
+def _load_jsonl(path: Path, script_key: str) -> list[Example]:
+    with path.open(encoding="utf-8") as f:
+        return [Example(r["text"], r["iso639_3"], r.get(script_key, "")) for r in map(json.loads, f)]
+
+
 def load_udhr(path: Path) -> list[Example]:
     """UDHR dev rows: gold = ``iso639_3`` / ``iso15924``."""
-    out: list[Example] = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            r = json.loads(line)
-            out.append(Example(r["text"], r["iso639_3"], r.get("iso15924", "")))
-    return out
+    return _load_jsonl(path, "iso15924")
 
 
 def load_lingua(path: Path) -> list[Example]:
     """Lingua dev rows: gold = ``iso639_3`` (macro codes such as ``zho``, ``ara``)."""
-    out: list[Example] = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            r = json.loads(line)
-            out.append(Example(r["text"], r["iso639_3"], r.get("script_detected", "")))
-    return out
+    return _load_jsonl(path, "script_detected")
 
 
 def load_tatoeba(path: Path) -> list[Example]:

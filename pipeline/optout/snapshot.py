@@ -152,6 +152,10 @@ class Snapshot:
     def __len__(self) -> int:
         return len(self._by_host)
 
+    def entries(self) -> Iterable[tuple[str, Entry]]:
+        """(origin, entry in effect) per host, for tools that read the snapshot wholesale."""
+        return self._by_host.items()
+
 
 def file_sha256(path: str | Path) -> str:
     h = hashlib.sha256()
