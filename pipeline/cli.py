@@ -47,8 +47,18 @@ def _run(config_path: Path, args: argparse.Namespace, overrides: dict[str, objec
     from pipeline.summary import render_summary
 
     config = load_config(config_path, overrides)
+    if args.scheduler:
+        from pipeline.runner import parse_scheduler
+
+        parse_scheduler(args.scheduler)
     if getattr(args, "plan", False):
         return _plan(config, args)
+    from pipeline.runner import OutputInUse, OutputLock, check_output
+
+    out = Path(config.output)
+    if OutputLock(out).held_by_other():
+        raise OutputInUse(f"another consentcrawl run is writing into {out}; wait for it or choose another folder")
+    check_output(out, config, getattr(args, "resume", False))  # refusals come before any other output
     console = Console()
     console.print(f"consentcrawl {__version__}: {len(config.inputs)} input shard(s) → {config.output}")
     live = console.is_terminal
@@ -74,9 +84,13 @@ def _run(config_path: Path, args: argparse.Namespace, overrides: dict[str, objec
             status = f"FAILED ({r.failed})" if r.failed else f"{r.records_in} records in {r.seconds:.2f}s"
             console.print(f"  [{done}/{total}] {r.uri}: {status}")
 
+    def on_note(text: str) -> None:
+        console.print(f"note: {text}")
+
     with progress:
         report = run_pipeline(config, scheduler=args.scheduler, workers=args.workers,
-                              resume=getattr(args, "resume", False), on_shard=on_shard, on_start=on_start)
+                              resume=getattr(args, "resume", False), on_shard=on_shard, on_start=on_start,
+                              on_note=on_note)
     render_summary(report.manifest, report.wall_seconds, report.workers, str(report.out_dir), console)
     if report.failed:
         for f in report.failed:
@@ -146,6 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("consentcrawl: interrupted\n")
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`consentcrawl lookup ... | head`): not an error of ours.
+        # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -55,8 +55,15 @@ class RunConfig:
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     workers: int = 2
+    retries: int = 2  # a shard that raised (a dropped connection, ...) is submitted again this often
     base_dir: str = "."
+    # sha256 of every file whose bytes decide outcomes (snapshots, language model, thresholds),
+    # computed once by the driver at plan time: part of the config digest, checked by workers.
+    file_digests: tuple[tuple[str, str], ...] = ()
     digest: str = ""  # sha256 of content_dict(), computed once (a crawl's input list is large)
+
+    def file_sha256(self, key: str) -> str | None:
+        return dict(self.file_digests).get(key)
 
     def display(self, uri: str) -> str:
         """How a file is named in outputs: relative to the config's folder, so clones agree."""
@@ -67,15 +74,23 @@ class RunConfig:
         d["policy"] = self.policy.to_dict()
         return d
 
-    def content_dict(self) -> dict[str, Any]:
-        """What determines the output bytes: not the worker count, not the output folder."""
+    def settings_dict(self) -> dict[str, Any]:
+        """The config as written (paths, not file contents): what --resume must find unchanged."""
         d = self.to_dict()
-        for key in ("workers", "output", "base_dir", "digest"):
+        for key in ("workers", "retries", "output", "base_dir", "digest", "file_digests"):
             d.pop(key)
         d["inputs"] = [self.display(u) for u in self.inputs]
         for key in _SNAPSHOT_KEYS:
             if d.get(key):
                 d[key] = self.display(d[key])
+        if d["langid"].get("thresholds"):
+            d["langid"]["thresholds"] = self.display(d["langid"]["thresholds"])
+        return d
+
+    def content_dict(self) -> dict[str, Any]:
+        """What determines the output bytes: the settings and the bytes of every file they name."""
+        d = self.settings_dict()
+        d["file_sha256"] = dict(sorted(self.file_digests))
         return d
 
     @property
@@ -83,13 +98,19 @@ class RunConfig:
         return self.digest or self.compute_sha256()
 
     def compute_sha256(self) -> str:
-        blob = json.dumps(self.content_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return _digest(self.content_dict())
+
+    def settings_sha256(self) -> str:
+        return _digest(self.settings_dict())
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 _SECTIONS: dict[str, type] = {"langid": LangIdConfig, "extract": ExtractConfig, "limits": LimitsConfig}
 _SNAPSHOT_KEYS = ("robots_snapshot", "tdmrep_snapshot", "aitxt_snapshot")
-_TOP_KEYS = {"inputs", "output", "policy", "robots_as_of", "workers", *_SNAPSHOT_KEYS, *_SECTIONS}
+_TOP_KEYS = {"inputs", "output", "policy", "robots_as_of", "workers", "retries", *_SNAPSHOT_KEYS, *_SECTIONS}
 
 
 def _check_type(key: str, value: Any, expected: type | tuple[type, ...]) -> None:
@@ -163,15 +184,63 @@ def expand_inputs(patterns: list[str], base: Path) -> tuple[str, ...]:
             if not Path(local).is_file():
                 raise ConfigError(f"input file not found: {pat}")
             out.append(local)
-    seen: dict[str, None] = dict.fromkeys(out)
     from pipeline.ingest import UnsupportedInput, input_format
 
-    for uri in seen:
+    for uri in out:
         try:
             input_format(uri)
         except UnsupportedInput as exc:
             raise ConfigError(str(exc)) from exc
-    return tuple(seen)
+    _refuse_duplicates(out)
+    _check_remote_exist([u for u in out if "://" in u])
+    return tuple(out)
+
+
+def _refuse_duplicates(inputs: list[str]) -> None:
+    """Two names for one file (overlapping globs, symlinks, hard links) would count it twice."""
+    import os
+
+    seen: dict[object, str] = {}
+    for uri in inputs:
+        if "://" in uri:
+            key: object = uri
+        else:
+            try:
+                st = os.stat(uri)
+            except OSError as exc:
+                raise ConfigError(f"input {uri} is not readable: {exc.strerror}") from None
+            if not Path(uri).is_file():
+                raise ConfigError(f"input {uri} is not a file")
+            key = (st.st_dev, st.st_ino)
+        if key in seen:
+            raise ConfigError(f"input {uri} is the same file as input {seen[key]}: each input may appear once")
+        seen[key] = uri
+
+
+#: Remote inputs checked for existence at config time (a crawl lists ~100,000: the rest fail
+#: as shards, each with its own reason, if missing).
+REMOTE_CHECK_LIMIT = 256
+
+
+def _check_remote_exist(uris: list[str]) -> None:
+    if not uris:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    import fsspec
+
+    def missing(uri: str) -> str | None:
+        try:
+            fs, path = fsspec.core.url_to_fs(uri)
+            return None if fs.exists(path) else "not found"
+        except Exception as exc:
+            return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+    with ThreadPoolExecutor(16) as pool:
+        checked = uris[:REMOTE_CHECK_LIMIT]
+        for uri, problem in zip(checked, pool.map(missing, checked), strict=True):
+            if problem:
+                raise ConfigError(f"input {uri} is not readable: {problem}")
 
 
 def _remote_glob(pattern: str) -> list[str]:
@@ -219,7 +288,7 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
         if value is not None:
             _check_type(key, value, str)
             value = _resolve_path(value, base)
-            if not Path(value).is_file():
+            if "://" not in value and not Path(value).is_file():
                 raise ConfigError(f"{key.split('_')[0]} snapshot file not found: {data[key]}")
         snapshots[key] = value
     as_of = data.get("robots_as_of")
@@ -235,24 +304,162 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
     _check_type("workers", workers, int)
     if workers < 1:
         raise ConfigError("config key 'workers': must be at least 1")
+    retries = data.get("retries", 2)
+    _check_type("retries", retries, int)
+    if retries < 0:
+        raise ConfigError("config key 'retries': must be 0 or more")
     langid = _section("langid", data.get("langid"))
-    if langid.max_chars < 0:
-        raise ConfigError("config key 'langid.max_chars': must be 0 (whole text) or more")
+    langid = replace(langid, model=_resolve_model(langid.model, base),
+                     thresholds=_resolve_path(langid.thresholds, base) if langid.thresholds else None)
+    extract = _section("extract", data.get("extract"))
+    limits = _section("limits", data.get("limits"))
+    _check_bounds(langid, extract, limits)
+    output = _resolve_path(data["output"], Path.cwd())
+    inputs_resolved = expand_inputs(inputs, base)
     config = RunConfig(
-        inputs=expand_inputs(inputs, base),
-        output=_resolve_path(data["output"], Path.cwd()),
+        inputs=inputs_resolved,
+        output=output,
         policy=policy,
         robots_snapshot=snapshots["robots_snapshot"],
         tdmrep_snapshot=snapshots["tdmrep_snapshot"],
         aitxt_snapshot=snapshots["aitxt_snapshot"],
         robots_as_of=as_of,
         langid=langid,
-        extract=_section("extract", data.get("extract")),
-        limits=_section("limits", data.get("limits")),
+        extract=extract,
+        limits=limits,
         workers=workers,
+        retries=retries,
         base_dir=str(base.resolve()),
     )
+    check_output_folder(config)
+    config = replace(config, file_digests=_file_digests(config))
     return replace(config, digest=config.compute_sha256())
+
+
+def _resolve_model(model: str, base: Path) -> str:
+    """A model given as a path resolves against the config's folder, like every other path."""
+    if "://" in model or Path(model).is_absolute():
+        return model
+    candidate = (base / model).expanduser()
+    return str(candidate.resolve()) if candidate.is_file() else model
+
+
+def _check_bounds(langid: LangIdConfig, extract: ExtractConfig, limits: LimitsConfig) -> None:
+    if langid.max_chars < 0:
+        raise ConfigError("config key 'langid.max_chars': must be 0 (whole text) or more")
+    if extract.max_seconds <= 0:
+        raise ConfigError("config key 'extract.max_seconds': must be more than 0")
+    if extract.min_chars < 0:
+        raise ConfigError("config key 'extract.min_chars': must be 0 or more")
+    if limits.max_payload_bytes < 1:
+        raise ConfigError("config key 'limits.max_payload_bytes': must be at least 1")
+
+
+def _inside(path: str, folder: Path) -> bool:
+    if "://" in path:
+        return False
+    p = Path(path).resolve()
+    return p == folder or folder in p.parents
+
+
+def check_output_folder(config: RunConfig) -> None:
+    """Refuse, before anything is written, an output that would hold or shadow the run's own inputs.
+
+    A run writes (and, on a fresh start of its own unfinished output, replaces) files in its
+    output folder, so no input, snapshot, model or thresholds file may live there; and the folder
+    must be creatable and writable.
+    """
+    import os
+
+    if "://" in config.output:
+        return
+    out = Path(config.output).resolve()
+    named = [("input", u) for u in config.inputs]
+    named += [(k.replace("_", " "), v) for k in _SNAPSHOT_KEYS if (v := getattr(config, k))]
+    if Path(config.langid.model).is_file():
+        named.append(("langid.model", config.langid.model))
+    if config.langid.thresholds:
+        named.append(("langid.thresholds", config.langid.thresholds))
+    for what, path in named:
+        if _inside(path, out):
+            raise ConfigError(f"{what} {config.display(path)} is inside the output folder {out}: "
+                              "a run must never write where its inputs live; choose another output")
+    probe = out
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "is a file" if probe == out else f"is under a file ({probe})"
+        raise ConfigError(f"output folder {out} {where}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"output folder {out} is not writable ({probe} does not allow writing)")
+
+
+def _file_digests(config: RunConfig) -> tuple[tuple[str, str], ...]:
+    """sha256 of each snapshot, the language model and thresholds: what makes a run content-addressed.
+
+    Also the config-time check that each is readable, so a broken file is one line before any
+    output is touched, not a traceback in a worker.
+    """
+    from pipeline.write import sha256_file
+
+    out: dict[str, str] = {}
+    for key in _SNAPSHOT_KEYS:
+        path = getattr(config, key)
+        if not path:
+            continue
+        _check_snapshot(key, path)
+        out[key] = sha256_file(Path(path))
+    out["langid.model"], thresholds_sha = _check_langid(config.langid)
+    if thresholds_sha:
+        out["langid.thresholds"] = thresholds_sha
+    return tuple(sorted(out.items()))
+
+
+def _check_snapshot(key: str, path: str) -> None:
+    from pipeline.optout import snapshot
+
+    what = key.split("_")[0]
+    validate = getattr(snapshot, "validate_snapshot", None)
+    try:
+        if validate is not None:
+            validate(path)
+        else:
+            import pyarrow.parquet as pq
+
+            names = pq.read_schema(path).names
+            missing = [c for c in snapshot.REQUIRED_COLUMNS if c not in names]
+            if missing:
+                raise snapshot.SnapshotError(f"{path} lacks column(s): {', '.join(missing)}")
+    except Exception as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"{what} snapshot {path} is not usable: {first}") from exc
+
+
+def _model_files_sha256(paths: tuple[Path, ...]) -> str:
+    """The model's identity from the bytes on disk now (a process may have an older copy loaded)."""
+    from pipeline.langid.combined import combined_sha256
+    from pipeline.write import sha256_file
+
+    return sha256_file(paths[0]) if len(paths) == 1 else combined_sha256(paths)
+
+
+def _check_langid(langid: LangIdConfig) -> tuple[str, str]:
+    """Load the model and thresholds as a worker would; (model sha256, thresholds sha256 or '')."""
+    from pipeline.write import sha256_file
+
+    try:
+        from pipeline.langid import LanguageIdentifier
+
+        ident = LanguageIdentifier(model=langid.model, thresholds=langid.thresholds, max_chars=langid.max_chars)
+        model_sha = _model_files_sha256(ident.model_paths)
+    except Exception as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        key = "langid.thresholds" if langid.thresholds and langid.thresholds in first else "langid.model"
+        raise ConfigError(f"config key '{key}': cannot load language model {langid.model!r}"
+                          f"{' with thresholds ' + langid.thresholds if langid.thresholds else ''}: {first}") from exc
+    return model_sha, (sha256_file(Path(langid.thresholds)) if langid.thresholds else "")
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
 import shutil
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,17 +23,30 @@ from pathlib import Path
 from typing import Any
 
 import dask
-from dask.distributed import Client, LocalCluster, wait
+from dask.distributed import Client, LocalCluster, as_completed
+from distributed.scheduler import KilledWorker
 
 from pipeline.config import ConfigError, RunConfig
 from pipeline.manifest import MANIFEST_NAME, build_manifest, dump_manifest
 from pipeline.optout.snapshot import load_snapshot
-from pipeline.shard import STATE_DIR, ShardResult, input_digest, input_mtime_ns, process_shard, read_marker
+from pipeline.shard import (
+    STATE_DIR,
+    ShardResult,
+    input_digest,
+    input_mtime_ns,
+    marker_path,
+    process_shard,
+    read_marker,
+    shard_name,
+)
 from pipeline.write import sha256_file
 
 SNAPSHOT_DIR = "snapshots"
 RUN_LOG = "run-log.jsonl"
-NO_WORKER_TIMEOUT = float(os.environ.get("CONSENTCRAWL_NO_WORKER_TIMEOUT", "300"))
+#: Tasks fail (NoValidWorkerError) when no worker has been there for this long: Dask's own
+#: `distributed.scheduler.no-workers-timeout`, set for the embedded cluster (docs/cluster.md for others).
+NO_WORKER_TIMEOUT = os.environ.get("CONSENTCRAWL_NO_WORKER_TIMEOUT", "300s")
+CONNECT_TIMEOUT = 30.0
 
 
 @dataclass(slots=True)
@@ -43,46 +58,146 @@ class RunReport:
     workers: int
     failed: list[str] = field(default_factory=list)
     resumed: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-def task_key(uri: str, config: RunConfig) -> str:
-    digest = hashlib.sha256(f"{config.display(uri)}\x00{config.sha256}".encode()).hexdigest()[:16]
-    return f"consentcrawl-shard-{digest}"
+def task_key(index: int, uri: str, config: RunConfig, attempt: int = 0) -> str:
+    """Keyed by the input's position and name as the config gives them: two names of one file
+    can never share a task (and a retry gets a key of its own)."""
+    digest = hashlib.sha256(f"{index}\x00{config.display(uri)}\x00{config.sha256}".encode()).hexdigest()[:16]
+    return f"consentcrawl-shard-{index:06d}-{digest}" + (f"-retry{attempt}" if attempt else "")
 
 
 class ResumeError(ConfigError):
     """Resuming would mix outputs of different configs or inputs."""
 
 
-def _prepare_out(out: Path, config: RunConfig, resume: bool) -> None:
-    """A fresh run clears the folder's outputs; a resumed one first checks it may continue."""
-    state = out / STATE_DIR / "run.json"
-    if resume and state.is_file():
-        previous = json.loads(state.read_text()).get("config_sha256")
-        if previous != config.sha256:
-            raise ResumeError(
-                f"{out} was written with another config (sha256 {str(previous)[:12]}…, now "
-                f"{config.sha256[:12]}…): refusing to mix outputs; use a new --out"
-            )
-    out.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        for sub in ("data", "excluded", SNAPSHOT_DIR, STATE_DIR):
-            shutil.rmtree(out / sub, ignore_errors=True)
+class OutputInUse(ConfigError):
+    """Another run holds the output folder's lock."""
+
+
+LOCK_NAME = "lock"
+RUN_STATE = "run.json"
+
+
+def _own_files(out: Path, config: RunConfig) -> list[Path]:
+    """Every path a run of this config writes: the only files a fresh restart may replace."""
+    files = [out / MANIFEST_NAME, out / RUN_LOG]
+    for i in range(len(config.inputs)):
+        files += [out / "data" / shard_name(i), out / "excluded" / shard_name(i), marker_path(out, i)]
+    return files
+
+
+def check_output(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] | None:
+    """Decide, without writing anything, whether this run may write into `out`.
+
+    Returns the previous run's state (for --resume). A folder that holds anything but this
+    config's own unfinished output is refused: a run never deletes or overwrites what it did
+    not write.
+    """
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output folder {out} is a file")
+    if not out.exists() or not any(out.iterdir()):
+        return None
+    state_file = out / STATE_DIR / RUN_STATE
+    try:
+        state = json.loads(state_file.read_text())
+        if not isinstance(state, dict):
+            raise ValueError("not an object")
+    except (OSError, ValueError):
+        raise ConfigError(f"output folder {out} is not empty and holds no consentcrawl run: refusing to write "
+                          "into it (choose a new or empty folder)") from None
+    same_settings = state.get("settings_sha256") == config.settings_sha256()
+    if resume:
+        if not same_settings:
+            raise ResumeError(f"{out} was written with another config (sha256 {str(state.get('config_sha256'))[:12]}"
+                              f"…, now {config.sha256[:12]}…): refusing to mix outputs; use a new --out")
+        return state
+    if same_settings and state.get("config_sha256") == config.sha256 and not (out / MANIFEST_NAME).exists():
+        return state  # this config's own unfinished output: a fresh start redoes it
+    what = "finished" if (out / MANIFEST_NAME).exists() else "unfinished"
+    raise ConfigError(f"output folder {out} already holds a {what} consentcrawl run"
+                      f"{'' if same_settings and state.get('config_sha256') == config.sha256 else ' of another config'}"
+                      ": use --resume to continue it, or choose a new folder")
+
+
+class OutputLock:
+    """An exclusive lock on the output folder, held for the whole run (released by the OS on a crash)."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / STATE_DIR / LOCK_NAME
+        self._fh: Any = None
+
+    def held_by_other(self) -> bool:
+        """Whether another live process holds the lock (checked before anything is written)."""
+        import fcntl
+
+        if not self.path.is_file():
+            return False
+        with open(self.path, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
+    def acquire(self) -> None:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")  # noqa: SIM115 - held open for the run
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            raise OutputInUse(f"another consentcrawl run is writing into {self.path.parent.parent}; "
+                              "wait for it or choose another folder") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}) + "\n")
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def _prepare_out(out: Path, config: RunConfig, state: dict[str, Any] | None, resume: bool) -> None:
+    """Called with the lock held: clear this run's own stale state, record what is running."""
+    if state is not None and not resume:
+        for f in _own_files(out, config):
+            f.unlink(missing_ok=True)
     for name in (MANIFEST_NAME, RUN_LOG):
         (out / name).unlink(missing_ok=True)
-    state.parent.mkdir(parents=True, exist_ok=True)
-    state.write_text(json.dumps({"config_sha256": config.sha256}) + "\n")
+    state_path = out / STATE_DIR / RUN_STATE
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = state_path.with_name(f".{RUN_STATE}.tmp")
+    tmp.write_text(json.dumps({"config_sha256": config.sha256, "settings_sha256": config.settings_sha256(),
+                               "file_sha256": dict(config.file_digests)}, sort_keys=True) + "\n")
+    os.replace(tmp, state_path)
 
 
 def _remove_partials(out: Path) -> None:
-    """Temporary files of tasks that died (killed workers) are never part of the dataset."""
-    for sub in ("data", "excluded", STATE_DIR):
-        for tmp in (out / sub).glob(".*.tmp"):
+    """Temporary files of tasks that died (killed workers) are never part of the dataset.
+
+    Only names our writers use (``.part-NNNNN.parquet.PID.tmp``, ``.shard-NNNNN.json.PID.tmp``).
+    """
+    for sub, pattern in (("data", ".part-*.parquet.*.tmp"), ("excluded", ".part-*.parquet.*.tmp"),
+                         (STATE_DIR, ".shard-*.json.*.tmp")):
+        for tmp in (out / sub).glob(pattern):
             tmp.unlink(missing_ok=True)
 
 
-def _resumable(config: RunConfig, out: Path) -> dict[int, ShardResult]:
+def _resumable(config: RunConfig, out: Path, state: dict[str, Any] | None,
+               notes: list[str]) -> dict[int, ShardResult]:
+    """Finished shards whose marker matches this run exactly; the others are redone, and why is said."""
     done: dict[int, ShardResult] = {}
+    previous = dict((state or {}).get("file_sha256") or {})
+    changed = sorted(k for k in set(previous) | set(dict(config.file_digests))
+                     if previous.get(k) != config.file_sha256(k))
     for i, uri in enumerate(config.inputs):
         res = read_marker(out, i, config.sha256)
         if res is None:
@@ -90,27 +205,42 @@ def _resumable(config: RunConfig, out: Path) -> dict[int, ShardResult]:
         if res.uri != config.display(uri):
             raise ResumeError(f"shard {i} was {res.uri}, now {config.display(uri)}: the input list changed; "
                               "use a new --out")
-        mtime = input_mtime_ns(uri)
-        same_size = mtime and Path(uri.removeprefix("file://")).stat().st_size == res.input_bytes
-        if same_size and mtime == res.input_mtime_ns:
-            done[i] = res  # unchanged local file: size and mtime as recorded, no need to re-read it
+        if not _input_unchanged(uri, res):
+            notes.append(f"input {res.uri} changed since the interrupted run: shard {i} is redone")
             continue
-        size, digest = input_digest(uri)
-        if (size, digest) != (res.input_bytes, res.input_sha256):
-            raise ResumeError(f"input {res.uri} changed since the interrupted run; use a new --out")
         done[i] = res
+    for key in changed:
+        notes.append(f"{key} changed since the interrupted run (sha256 {str(previous.get(key))[:12]}… → "
+                     f"{str(config.file_sha256(key))[:12]}…): every shard finished with it is redone")
     return done
 
 
+def _input_unchanged(uri: str, res: ShardResult) -> bool:
+    mtime = input_mtime_ns(uri)
+    if mtime:
+        path = Path(uri.removeprefix("file://"))
+        if path.stat().st_size == res.input_bytes and mtime == res.input_mtime_ns:
+            return True  # unchanged local file: size and mtime as recorded, no need to re-read it
+    return input_digest(uri) == (res.input_bytes, res.input_sha256)
+
+
 def _publish_snapshot(config: RunConfig, out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Copy the snapshot into the dataset and check the copy is the file the run was planned with."""
     if not config.robots_snapshot:
         return [], []
-    snap = load_snapshot(config.robots_snapshot, config.robots_as_of)
+    planned = config.file_sha256("robots_snapshot")
     rel = f"{SNAPSHOT_DIR}/robots.parquet"
     dest = out / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(config.robots_snapshot, dest)
-    digest = sha256_file(dest)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    shutil.copyfile(config.robots_snapshot, tmp)
+    digest = sha256_file(tmp)
+    if planned and digest != planned:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"robots snapshot {config.robots_snapshot} changed since the run was planned "
+                          f"(sha256 {planned[:12]}… → {digest[:12]}…); run again")
+    os.replace(tmp, dest)
+    snap = load_snapshot(str(dest), config.robots_as_of)
     meta = {
         "kind": "robots.txt",
         "path": rel,
@@ -143,6 +273,31 @@ def _langid_meta(config: RunConfig) -> dict[str, Any]:
     }
 
 
+def parse_scheduler(address: str) -> str:
+    """A Dask scheduler address (tcp://, tls://, ucx://, inproc:// or a scheduler JSON file)."""
+    if address.endswith(".json") and Path(address).is_file():
+        try:
+            return str(json.loads(Path(address).read_text())["address"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"--scheduler {address}: not a Dask scheduler file ({exc})") from None
+    scheme, sep, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    if not sep or scheme not in ("tcp", "tls", "ucx", "ws", "wss") or not host or not port.isdigit():
+        raise ConfigError(f"--scheduler {address!r}: expected a Dask scheduler address such as tcp://HOST:8786 "
+                          "or a scheduler JSON file")
+    return address
+
+
+def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Client:
+    """Connect to an external scheduler before anything is written; one line if it cannot be reached."""
+    address = parse_scheduler(address)
+    try:
+        return Client(address, timeout=f"{timeout}s")
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {address} within {timeout:.0f} s "
+                          f"({type(exc).__name__}); is it running?") from None
+
+
 def run_pipeline(
     config: RunConfig,
     *,
@@ -151,106 +306,154 @@ def run_pipeline(
     resume: bool = False,
     on_shard: Callable[[ShardResult, int, int], None] | None = None,
     on_start: Callable[[int, int, str], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> RunReport:
+    """Validate, claim the output folder, run every shard, write the manifest.
+
+    Nothing is written before the config, the output folder and the scheduler have been checked;
+    only files this run writes are ever replaced.
+    """
     started = time.perf_counter()
     out = Path(config.output)
     n_workers = workers or config.workers
+    lock = OutputLock(out)
+    if lock.held_by_other():
+        raise OutputInUse(f"another consentcrawl run is writing into {out}; wait for it or choose another folder")
+    state = check_output(out, config, resume)
+    client = connect(scheduler) if scheduler else None
     # The embedded cluster's worker processes spawn and import on a thread while the driver
     # prepares the output folder (and, on --resume, checks the finished shards).
     starting = None
-    if not scheduler:
+    if client is None:
         pool = ThreadPoolExecutor(1)
         starting = pool.submit(_local_cluster, n_workers)
         pool.shutdown(wait=False)  # the thread ends with the submitted start
+    cluster: LocalCluster | None = None
+    notes: list[str] = []
     try:
-        _prepare_out(out, config, resume)
-        finished = _resumable(config, out) if resume else {}
+        out.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+        _prepare_out(out, config, state, resume)
+        finished = _resumable(config, out, state, notes) if resume else {}
         _remove_partials(out)
         snapshots, snapshot_files = _publish_snapshot(config, out)
-    except BaseException:
         if starting is not None:
-            with contextlib.suppress(Exception):
-                starting.result().close()
+            cluster = starting.result()
+            client = Client(cluster)
+        assert client is not None
+        for note in notes:
+            if on_note is not None:
+                on_note(note)
+        results, failed, log = _drive(client, config, out, finished, on_shard, on_start)
+    except BaseException:
+        lock.release()
+        with contextlib.suppress(Exception):
+            if client is not None:
+                client.close()
+        with contextlib.suppress(Exception):
+            if cluster is None and starting is not None:
+                cluster = starting.result()
+            if cluster is not None:
+                cluster.close()
         raise
-    cluster: LocalCluster | None = None
-    if starting is None:
-        client = Client(scheduler, timeout="30s")
-    else:
-        cluster = starting.result()
-        client = Client(cluster)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+    try:
+        _remove_partials(out)
+        manifest = build_manifest(
+            config=config.content_dict(),
+            config_sha256=config.sha256,
+            policy=config.policy.to_dict(),
+            langid=_langid_meta(config),
+            snapshots=snapshots,
+            results=results,
+            extra_files=snapshot_files,
+        )
+        dump_manifest(manifest, out / MANIFEST_NAME)
+        wall = time.perf_counter() - started
+        log = [{"event": "note", "text": n} for n in notes] + log
+        log.append({"event": "run", "wall_seconds": round(wall, 3), "workers": n_workers,
+                    "scheduler": scheduler or "local", "resumed_shards": len(finished),
+                    "failed_shards": len(failed)})
+        with open(out / RUN_LOG, "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(entry, sort_keys=True) + "\n" for entry in log)
+    finally:
+        lock.release()
+    return RunReport(out, manifest, results, wall, n_workers, failed, sorted(finished), notes)
+
+
+#: Shards in flight at once: bounds the driver's and the scheduler's memory for any crawl size.
+MAX_IN_FLIGHT = int(os.environ.get("CONSENTCRAWL_MAX_IN_FLIGHT", "2000"))
+
+
+def _drive(
+    client: Client,
+    config: RunConfig,
+    out: Path,
+    finished: dict[int, ShardResult],
+    on_shard: Callable[[ShardResult, int, int], None] | None,
+    on_start: Callable[[int, int, str], None] | None,
+) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    """Submit shards in a bounded window, record each result as it lands, then forget its future.
+
+    A recorded shard's future is released at once, so a worker lost later never makes the
+    scheduler recompute it; the driver keeps only the small result dict per shard.
+    """
+    total = len(config.inputs)
     results: list[dict[str, Any]] = [r.to_dict() for r in finished.values()]
     failed: list[str] = []
     log: list[dict[str, Any]] = [{"event": "skipped", "shard": i, "uri": r.uri} for i, r in sorted(finished.items())]
-    try:
-        if on_start is not None:
-            on_start(len(config.inputs), len(finished), _dashboard(client))
+    if on_start is not None:
+        on_start(total, len(finished), _dashboard(client))
+    todo = iter(i for i in range(total) if i not in finished)
+    attempts: dict[int, int] = {}
+    index_of: dict[str, int] = {}
+
+    def submit(i: int) -> Any:
+        uri = config.inputs[i]
         # Each task carries a config holding only its own input (a crawl's input list is large);
         # the digest of the full config travels with it.
-        futures = {
-            client.submit(process_shard, i, uri, replace(config, inputs=(uri,)), str(out),
-                          key=task_key(uri, config), pure=False): (i, uri)
-            for i, uri in enumerate(config.inputs)
-            if i not in finished
-        }
+        fut = client.submit(process_shard, i, uri, replace(config, inputs=(uri,)), str(out),
+                            key=task_key(i, uri, config, attempts.get(i, 0)), pure=False)
+        index_of[fut.key] = i
+        return fut
 
-        def record(i: int, uri: str, res: ShardResult | None, error: str = "") -> None:
-            if res is None:
-                res = ShardResult(index=i, uri=config.display(uri), failed=error[:500])
-                failed.append(f"{config.display(uri)}: {res.failed}")
-            results.append(res.to_dict())
-            if on_shard is not None:
-                on_shard(res, len(results), len(config.inputs))
+    def record(i: int, res: ShardResult | None, error: str = "") -> None:
+        if res is None:
+            res = ShardResult(index=i, uri=config.display(config.inputs[i]), failed=error[:500])
+            failed.append(f"{res.uri}: {res.failed}")
+        row = res.to_dict()
+        results.append(row)
+        log.append({"event": "failed" if row["failed"] else "shard", "shard": i, "uri": row["uri"],
+                    "seconds": round(row["seconds"], 3), "records": row["records_in"], "error": row["failed"],
+                    "attempts": attempts.get(i, 0) + 1})
+        if on_shard is not None:
+            on_shard(res, len(results), total)
 
-        pending = set(futures)
-        idle_since: float | None = None
-        while pending:
-            try:
-                done, pending = wait(pending, timeout=2, return_when="FIRST_COMPLETED")
-            except TimeoutError:  # nothing finished in 2 s: check that someone is working
-                done = set()
-            for fut in done:
-                i, uri = futures[fut]
-                try:
-                    record(i, uri, fut.result())
-                except Exception as exc:  # KilledWorker, a shard's own exception, ...
-                    record(i, uri, None, f"{type(exc).__name__}: {exc}")
-            if done or not pending:
-                idle_since = None
+    window = as_completed([submit(i) for i in itertools.islice(todo, MAX_IN_FLIGHT)])
+    for fut in window:
+        i = index_of.pop(fut.key)
+        try:
+            res = fut.result()
+        except Exception as exc:  # KilledWorker, a shard's own error, a lost connection, ...
+            error = f"{type(exc).__name__}: {exc}"
+            retryable = not isinstance(exc, KilledWorker) and attempts.get(i, 0) < config.retries
+            fut.release()
+            if retryable:
+                attempts[i] = attempts.get(i, 0) + 1
+                log.append({"event": "retry", "shard": i, "attempt": attempts[i], "error": error[:500]})
+                window.add(submit(i))
                 continue
-            if client.scheduler_info().get("workers"):
-                idle_since = None
-            elif idle_since is None:
-                idle_since = time.monotonic()
-            elif time.monotonic() - idle_since > NO_WORKER_TIMEOUT:
-                for fut in sorted(pending, key=lambda f: futures[f][0]):
-                    fut.cancel()
-                    record(*futures[fut], None, f"NoWorkers: no Dask worker for {NO_WORKER_TIMEOUT:.0f} s")
-                pending = set()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    _remove_partials(out)
+            record(i, None, error)
+        else:
+            fut.release()
+            record(i, res)
+        nxt = next(todo, None)
+        if nxt is not None:
+            window.add(submit(nxt))
     results.sort(key=lambda r: r["index"])
-    manifest = build_manifest(
-        config=config.content_dict(),
-        config_sha256=config.sha256,
-        policy=config.policy.to_dict(),
-        langid=_langid_meta(config),
-        snapshots=snapshots,
-        results=results,
-        extra_files=snapshot_files,
-    )
-    dump_manifest(manifest, out / MANIFEST_NAME)
-    wall = time.perf_counter() - started
-    done_now = [r for r in results if r["index"] not in finished]
-    log += [{"event": "failed" if r["failed"] else "shard", "shard": r["index"], "uri": r["uri"],
-             "seconds": round(r["seconds"], 3), "records": r["records_in"], "error": r["failed"]} for r in done_now]
-    log.append({"event": "run", "wall_seconds": round(wall, 3), "workers": n_workers,
-                "scheduler": scheduler or "local", "resumed_shards": len(finished), "failed_shards": len(failed)})
-    with open(out / RUN_LOG, "w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(entry, sort_keys=True) + "\n" for entry in log)
-    return RunReport(out, manifest, results, wall, n_workers, failed, sorted(finished))
+    return results, failed, log
 
 
 def _local_cluster(n_workers: int) -> LocalCluster:
@@ -266,7 +469,8 @@ def _local_cluster(n_workers: int) -> LocalCluster:
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
                if k != "MALLOC_TRIM_THRESHOLD_"}
     settings = {"distributed.worker.profile.enabled": False, "distributed.scheduler.worker-saturation": 1.0,
-                "distributed.nanny.pre-spawn-environ": environ}
+                "distributed.nanny.pre-spawn-environ": environ,
+                "distributed.scheduler.no-workers-timeout": NO_WORKER_TIMEOUT}
     with dask.config.set(settings):
         return LocalCluster(
             n_workers=n_workers,

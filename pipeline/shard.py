@@ -63,27 +63,78 @@ class ShardResult:
     input_mtime_ns: int = 0  # lets --resume skip re-hashing an unchanged local input
     seconds: float = 0.0
     failed: str = ""
+    # Records whose outcome depended on machine speed (the extraction time safety net fired):
+    # {"id", "url", "source_offset"}; the manifest lists them and says reproducible: false.
+    unreproducible: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
 
 
-def _snapshot(path: str | None, as_of: str | None) -> Snapshot | None:
-    return load_snapshot(path, as_of) if path else None
+class ShardError(RuntimeError):
+    """A shard that cannot run, with a one-line reason (always picklable, unlike some library errors)."""
+
+
+class InputChanged(ShardError):
+    """A file the run was planned with no longer has the planned bytes."""
+
+
+def _snapshot(key: str, path: str | None, sha256: str | None, as_of: str | None) -> Snapshot | None:
+    """The snapshot with exactly the planned bytes, or InputChanged: never other rules silently."""
+    if not path:
+        return None
+    snap = load_snapshot(path, as_of)
+    if sha256 and snap.file_sha256 != sha256:
+        load_snapshot.cache_clear()  # a long-lived worker saw an earlier version of this path
+        snap = load_snapshot(path, as_of)
+    if sha256 and snap.file_sha256 != sha256:
+        raise InputChanged(f"{key.replace('_', ' ')} {path} changed since the run was planned "
+                           f"(sha256 {sha256[:12]}… planned, {snap.file_sha256[:12]}… found)")
+    return snap
 
 
 def _optout_filters(config: RunConfig) -> tuple[RobotsFilter, SignalsFilter]:
-    return _filters(config.policy, config.robots_snapshot, config.tdmrep_snapshot, config.aitxt_snapshot,
-                    config.robots_as_of)
+    keys = ("robots_snapshot", "tdmrep_snapshot", "aitxt_snapshot")
+    return _filters(config.policy, config.robots_as_of,
+                    *((getattr(config, k), config.file_sha256(k)) for k in keys))
 
 
 @lru_cache(maxsize=4)
-def _filters(policy: Policy, robots_path: str | None, tdmrep_path: str | None, aitxt_path: str | None,
-             as_of: str | None) -> tuple[RobotsFilter, SignalsFilter]:
-    """Built once per worker process: snapshots loaded, compiled rules cached across shards."""
-    robots = _snapshot(robots_path, as_of)
-    signals = SignalsFilter(policy, robots, _snapshot(tdmrep_path, as_of), _snapshot(aitxt_path, as_of))
-    return RobotsFilter(robots, policy), signals
+def _filters(policy: Policy, as_of: str | None, robots: tuple[str | None, str | None],
+             tdmrep: tuple[str | None, str | None],
+             aitxt: tuple[str | None, str | None]) -> tuple[RobotsFilter, SignalsFilter]:
+    """Built once per worker process and content digest: a replaced file gets a new entry."""
+    rsnap = _snapshot("robots_snapshot", *robots, as_of)
+    signals = SignalsFilter(policy, rsnap, _snapshot("tdmrep_snapshot", *tdmrep, as_of),
+                            _snapshot("aitxt_snapshot", *aitxt, as_of))
+    return RobotsFilter(rsnap, policy), signals
+
+
+def _language_stage(config: RunConfig) -> LanguageStage:
+    """The language stage for exactly the planned model bytes (checked, as the snapshots are)."""
+    cfg = config.langid
+    expected = config.file_sha256("langid.model")
+    stage = LanguageStage.for_config(cfg)
+    if expected and stage.identifier.model_sha256 != expected:
+        _reload_models()
+        stage = LanguageStage.for_config(cfg)
+    if expected and stage.identifier.model_sha256 != expected:
+        raise InputChanged(f"langid.model {cfg.model} changed since the run was planned "
+                           f"(sha256 {expected[:12]}… planned, {stage.identifier.model_sha256[:12]}… found)")
+    return stage
+
+
+def _reload_models() -> None:
+    """Forget models cached by path in this process (a long-lived worker saw an earlier file)."""
+    from pipeline import langfilter
+    from pipeline.langid import combined, model
+
+    langfilter._identifier.cache_clear()
+    for mod in (model, combined):
+        for name in ("_CACHE", "_COMBINED_CACHE"):
+            cache = getattr(mod, name, None)
+            if isinstance(cache, dict):
+                cache.clear()
 
 
 def shard_name(index: int) -> str:
@@ -91,6 +142,8 @@ def shard_name(index: int) -> str:
 
 
 STATE_DIR = ".consentcrawl"
+#: The one outcome that depends on machine speed (pipeline/extract.py's last-resort time cap).
+UNREPRODUCIBLE_REASON = "extraction-timeout"
 CRASH_ENV = "CONSENTCRAWL_FAULT_CRASH_ON"  # fault injection for the kill tests: exit hard on this input
 
 
@@ -108,7 +161,11 @@ def write_marker(out_dir: str, result: ShardResult, config_sha256: str) -> None:
 
 
 def read_marker(out_dir: str | Path, index: int, config_sha256: str) -> ShardResult | None:
-    """The finished shard's result if its marker matches the config and its files are intact."""
+    """The finished shard's result if its marker matches the config and its files are there.
+
+    Trusts the marker (written last, atomically) and each file's size: resuming 100,000 shards
+    takes seconds. Re-hashing every byte is `consentcrawl verify`'s job.
+    """
     path = marker_path(out_dir, index)
     try:
         data = json.loads(path.read_text())
@@ -116,10 +173,16 @@ def read_marker(out_dir: str | Path, index: int, config_sha256: str) -> ShardRes
         return None
     if data.get("config_sha256") != config_sha256:
         return None
-    res = ShardResult(**data["result"])
+    try:
+        res = ShardResult(**data["result"])
+    except TypeError:
+        return None
     for f in res.files:
         full = Path(out_dir) / f["path"]
-        if not full.is_file() or full.stat().st_size != f["bytes"] or sha256_file(full) != f["sha256"]:
+        try:
+            if full.stat().st_size != f["bytes"]:
+                return None
+        except OSError:
             return None
     return res
 
@@ -130,9 +193,14 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
     if crash_on and crash_on in uri:
         os._exit(70)  # simulate a worker killed by the OS (OOM killer, preemption)
     result = ShardResult(index=index, uri=config.display(uri))
-    robots, signals = _optout_filters(config)
+    try:
+        robots, signals = _optout_filters(config)
+        language = _language_stage(config)
+    except ShardError:
+        raise
+    except Exception as exc:
+        raise ShardError(_one_line(exc)) from None
     extractor = Extractor(config.extract.main_content, config.extract.min_chars, config.extract.max_seconds)
-    language = LanguageStage.for_config(config.langid)
     root = Path(out_dir)
     data = ParquetShardWriter(root, f"data/{shard_name(index)}", DATA_SCHEMA)
     ledger = ParquetShardWriter(root, f"excluded/{shard_name(index)}", LEDGER_SCHEMA)
@@ -167,12 +235,17 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
                             agents[str(doc.evidence["agent"])] += 1
                     else:
                         errored[doc.reason] += 1
+                        if doc.reason == UNREPRODUCIBLE_REASON:
+                            result.unreproducible.append(
+                                {"id": doc.id, "url": doc.url, "source_offset": doc.source_offset})
                     if should_ledger(doc):
                         ledger.add(ledger_row(doc, source))
-    except Exception:
+    except Exception as exc:
         data.abort()
         ledger.abort()
-        raise
+        # Library errors may not survive pickling back to the driver (aiohttp's carry multidicts):
+        # the shard fails with one line either way.
+        raise ShardError(_one_line(exc)) from None
     files: list[WrittenFile] = [data.close(), ledger.close()]
     result.files = [f.to_dict() for f in files]
     result.dropped = dict(sorted(dropped.items()))
@@ -186,6 +259,11 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
     result.seconds = time.perf_counter() - started
     write_marker(out_dir, result, config.sha256)
     return result
+
+
+def _one_line(exc: BaseException) -> str:
+    text = (str(exc).splitlines() or [""])[0][:500]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def input_mtime_ns(uri: str) -> int:

@@ -8,17 +8,23 @@ from pipeline.document import Document
 from pipeline.ingest.tabular import JsonlReader, ParquetReader
 from pipeline.ingest.warc import WarcReader
 
-WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".warc.wet", ".warc.wet.gz", ".arc.gz")
+WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".warc.wet", ".warc.wet.gz")
+# ARC (the pre-WARC Internet Archive format): fastwarc 2 does not parse it, so it is refused by name
+# rather than accepted and read as one unreadable row per record.
+ARC_SUFFIXES = (".arc", ".arc.gz")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson", ".jsonl.zst")
 PARQUET_SUFFIXES = (".parquet",)
 
 
 class UnsupportedInput(ValueError):
-    pass
+    """An input whose format we cannot read; raised at config time, before any output is written."""
 
 
 def input_format(uri: str) -> str:
     name = uri.lower().split("?", 1)[0]
+    if name.endswith(ARC_SUFFIXES):
+        raise UnsupportedInput(f"{uri!r} is an ARC file: ARC is not supported (convert it to WARC first, "
+                               "e.g. with `warcio recompress`)")
     if name.endswith(PARQUET_SUFFIXES):
         return "parquet"
     if name.endswith(JSONL_SUFFIXES):
@@ -33,5 +39,5 @@ def open_reader(uri: str, max_payload_bytes: int) -> Iterable[Document]:
     if fmt == "warc":
         return WarcReader(uri, max_payload_bytes=max_payload_bytes)
     if fmt == "jsonl":
-        return JsonlReader(uri)
-    return ParquetReader(uri)
+        return JsonlReader(uri, max_payload_bytes=max_payload_bytes)
+    return ParquetReader(uri, max_payload_bytes=max_payload_bytes)
