@@ -456,6 +456,12 @@ def _drive(
     return results, failed, log
 
 
+def _serves_bokeh_dashboard() -> bool:
+    import sys
+
+    return "distributed.dashboard.scheduler" in sys.modules
+
+
 def _local_cluster(n_workers: int) -> LocalCluster:
     # Dask's sampling profiler samples the worker thread 100 times a second; our run log already
     # times every shard (its cost is within this VM's noise in scripts/bench_ablation.py).
@@ -470,6 +476,7 @@ def _local_cluster(n_workers: int) -> LocalCluster:
                if k != "MALLOC_TRIM_THRESHOLD_"}
     settings = {"distributed.worker.profile.enabled": False, "distributed.scheduler.worker-saturation": 1.0,
                 "distributed.nanny.pre-spawn-environ": environ,
+                "distributed.worker.preload": ["pipeline.worker_setup"],
                 "distributed.scheduler.no-workers-timeout": NO_WORKER_TIMEOUT}
     with dask.config.set(settings):
         return LocalCluster(
@@ -482,9 +489,12 @@ def _local_cluster(n_workers: int) -> LocalCluster:
 
 
 def _dashboard(client: Client) -> str:
-    """The dashboard address, only when the scheduler actually serves one (needs bokeh)."""
+    """The dashboard address, only when the scheduler serves bokeh's dashboard (not its "needs bokeh" page)."""
     try:
         if "dashboard" not in client.scheduler_info().get("services", {}):
+            return ""
+        # Without bokeh the scheduler still lists a "dashboard" service whose /status says "Dask needs bokeh".
+        if not client.run_on_scheduler(_serves_bokeh_dashboard):
             return ""
         return str(client.dashboard_link or "")
     except Exception:

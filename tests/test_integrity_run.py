@@ -430,3 +430,34 @@ def test_unwritable_output_is_one_line(tmp_path: Path, capsys) -> None:
     code, err = _cli(capsys, "run", "--config", str(cfg))
     _one_line_usage(code, err)
     assert "not writable" in err
+
+
+def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path: Path) -> None:
+    """SIGINT to the whole foreground group, as a terminal sends it: no worker tracebacks, no orphans."""
+    import signal
+
+    import psutil
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for i in range(6):
+        shutil.copyfile(WARC, inputs / f"c{i}.warc.gz")
+    out = tmp_path / "out"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"inputs: ['{inputs}/*.warc.gz']\noutput: {out}\nrobots_snapshot: {SNAPSHOT}\nworkers: 2\n")
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--config", str(cfg)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list((out / ".consentcrawl").glob("shard-*.json")):
+        assert time.monotonic() < deadline and proc.poll() is None, "no shard finished"
+        time.sleep(0.05)
+    family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "consentcrawl: interrupted", err
+    time.sleep(1)
+    assert not [p for p in family if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    report = run_pipeline(load_config(cfg), resume=True)
+    assert report.resumed and not report.failed
+    assert verify(out) == []
