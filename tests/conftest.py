@@ -40,7 +40,7 @@ def start_dask(tmp: Path, workers: int) -> tuple[str, list]:
         pytest.skip("the `dask` command is not on PATH")
     sched_file = tmp / "scheduler.json"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": tmp,
-             "env": {**os.environ, "PYTHONPATH": str(ROOT)}}
+             "env": {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}}
     procs = [subprocess.Popen([dask_cmd, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                "--scheduler-file", str(sched_file)], **quiet)]
     try:
