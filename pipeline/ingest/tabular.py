@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import fsspec
 import pyarrow as pa
@@ -28,7 +28,11 @@ ID_COLUMNS = ("id", "warc_record_id")
 DATE_COLUMNS = ("date", "crawl_date", "timestamp")
 COLUMNS = (TEXT, URL, *ID_COLUMNS, *DATE_COLUMNS, DIGEST)  # every column a row's output can come from
 CHUNK = 1 << 20  # JSONL read size: memory is bounded by the cap plus one chunk
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # how a lone surrogate can enter valid JSON
+HEAD = 64 * 1024  # of a line over the cap, the bytes searched for its url and id
+_HEAD_FIELD = re.compile(rb'"(url|id|warc_record_id)"\s*:\s*"((?:[^"\\]|\\.){0,4096})"')
+# A lone surrogate can only enter valid JSON as a `\u` escape. Searching for the bare `\u` is fast on
+# both kinds of JSONL: UTF-8 lines rarely have one, and ASCII-escaped lines have one within a few bytes.
+_ESCAPE = re.compile(rb"\\u")
 
 
 def _row_document(uri: str, row: dict[str, Any], offset: int, length: int, kind: str) -> Document:
@@ -66,6 +70,8 @@ def _check_surrogates(doc: Document) -> Document:
               ("date", doc.crawl_date), ("digest", doc.payload_digest))
     bad = []
     for name, value in fields:
+        if value.isascii():  # O(1) in CPython
+            continue
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
@@ -113,8 +119,14 @@ def _read_chunk(read: Any, size: int) -> tuple[bytes, Exception | None]:
     return (pieces[0] if len(pieces) == 1 else b"".join(pieces)), None
 
 
-def _jsonl_lines(fh: Any, cap: int, chunk_size: int = CHUNK) -> Iterator[tuple[int, int, bytes | None]]:
-    """(offset, length, line) for every non-blank line; line is None when longer than `cap` bytes.
+class Oversize(NamedTuple):
+    """A line over the cap: only its first `HEAD` bytes are kept, to recover its URL and id."""
+
+    head: bytes
+
+
+def _jsonl_lines(fh: Any, cap: int, chunk_size: int = CHUNK) -> Iterator[tuple[int, int, bytes | Oversize]]:
+    """(offset, length, line) for every non-blank line; an `Oversize` instead of a line over `cap` bytes.
 
     Reads `chunk_size` bytes at a time and never joins more than `cap` bytes of one line: an oversize
     line is only counted while skipping to its newline, so later offsets stay right. `length`
@@ -124,7 +136,7 @@ def _jsonl_lines(fh: Any, cap: int, chunk_size: int = CHUNK) -> Iterator[tuple[i
     offset = 0  # start of the line being assembled
     parts: list[bytes] = []  # its bytes so far, when it spans chunks (at most cap of them)
     size = 0  # its length so far
-    skipping = False  # it is already over the cap: count, do not keep
+    skipping: Oversize | None = None  # set once it is over the cap: count, do not keep
     blank = True  # it is only whitespace so far
     read = getattr(fh, "read1", fh.read)
     failure: Exception | None = None
@@ -141,19 +153,19 @@ def _jsonl_lines(fh: Any, cap: int, chunk_size: int = CHUNK) -> Iterator[tuple[i
         first = pieces[0]
         if size or last == 0:  # the first piece continues the carried line (or is all of this chunk)
             blank = blank and _blank(first)
-            if not skipping and size + len(first) > cap:
-                skipping, parts = True, []
-            if not skipping:
+            if skipping is None and size + len(first) > cap:
+                skipping, parts = Oversize(b"".join([*parts, first[:HEAD]])[:HEAD]), []
+            if skipping is None:
                 parts.append(first)
             size += len(first)
             if last == 0:
                 continue
             size += 1
             if not blank:
-                yield offset, size, None if skipping else b"".join(parts)
+                yield offset, size, skipping or b"".join(parts)
             offset += size
         elif first and not first.isspace():
-            yield offset, len(first) + 1, first if len(first) <= cap else None
+            yield offset, len(first) + 1, first if len(first) <= cap else Oversize(first[:HEAD])
             offset += len(first) + 1
         else:
             offset += len(first) + 1
@@ -161,13 +173,14 @@ def _jsonl_lines(fh: Any, cap: int, chunk_size: int = CHUNK) -> Iterator[tuple[i
             piece = pieces[i]
             n = len(piece)
             if piece and not piece.isspace():
-                yield offset, n + 1, piece if n <= cap else None  # an oversize piece is dropped with the chunk
+                yield offset, n + 1, piece if n <= cap else Oversize(piece[:HEAD])
             offset += n + 1
         rest = pieces[last]
-        size, blank, skipping = len(rest), _blank(rest), len(rest) > cap
-        parts = [] if skipping or not rest else [rest]
+        size, blank = len(rest), _blank(rest)
+        skipping = Oversize(rest[:HEAD]) if size > cap else None
+        parts = [rest] if rest and skipping is None else []
     if size and not blank:
-        yield offset, size, None if skipping else b"".join(parts)
+        yield offset, size, skipping or b"".join(parts)
 
 
 class JsonlReader:
@@ -190,10 +203,9 @@ class JsonlReader:
                 yield Document(self.uri, f"line@{tail.offset}", tail.offset, tail.length, "jsonl").error(
                     "jsonl-unreadable", detail=str(tail))
 
-    def _document(self, line: bytes | None, offset: int, length: int, cap: int) -> Document:
-        if line is None:
-            return Document(self.uri, f"line@{offset}", offset, length, "jsonl").error(
-                "payload-too-large", limit=cap, bytes=length)
+    def _document(self, line: bytes | Oversize, offset: int, length: int, cap: int) -> Document:
+        if isinstance(line, Oversize):
+            return _oversize_document(self.uri, line.head, offset, length, cap)
         try:
             # Strict UTF-8 (json.loads on bytes would let encoded surrogates through); a BOM is tolerated.
             row = json.loads(line.decode("utf-8").lstrip("\ufeff"))
@@ -206,10 +218,26 @@ class JsonlReader:
             return Document(self.uri, f"line@{offset}", offset, length, "jsonl").error(
                 "invalid-json", detail=f"{type(exc).__name__}: {exc}"[:200])
         doc = _row_document(self.uri, row, offset, length, "jsonl")
-        # Lone surrogates can only come from a \\uD800-\\uDFFF escape: look at the fields only then.
-        if _SURROGATE_ESCAPE.search(line):
+        if _ESCAPE.search(line):  # only then can a field hold a lone surrogate
             doc = _check_surrogates(doc)
         return doc
+
+
+def _oversize_document(uri: str, head: bytes, offset: int, length: int, cap: int) -> Document:
+    """Errored payload-too-large, with the url and id when they come before the bulk (so `lookup` finds it).
+
+    Best effort on the line's first `HEAD` bytes: the first matching key wins, nothing is parsed whole.
+    """
+    found: dict[str, str] = {}
+    for m in _HEAD_FIELD.finditer(head):
+        try:
+            value = json.loads(b'"' + m.group(2) + b'"')
+        except ValueError:
+            continue
+        found.setdefault(m.group(1).decode(), _printable(value))
+    rid = found.get("id") or found.get("warc_record_id") or f"line@{offset}"
+    doc = Document(uri, rid, offset, length, "jsonl", url=found.get("url", ""))
+    return doc.error("payload-too-large", limit=cap, bytes=length)
 
 
 def _column_values(arr: pa.ChunkedArray | pa.Array) -> tuple[list[Any], dict[int, str]]:
