@@ -8,7 +8,9 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,7 @@ class RunConfig:
     # computed once by the driver at plan time: part of the config digest, checked by workers.
     file_digests: tuple[tuple[str, str], ...] = ()
     digest: str = ""  # sha256 of content_dict(), computed once (a crawl's input list is large)
+    settings_digest: str = ""  # sha256 of settings_dict(), likewise
 
     def file_sha256(self, key: str) -> str | None:
         return dict(self.file_digests).get(key)
@@ -77,7 +80,7 @@ class RunConfig:
     def settings_dict(self) -> dict[str, Any]:
         """The config as written (paths, not file contents): what --resume must find unchanged."""
         d = self.to_dict()
-        for key in ("workers", "retries", "output", "base_dir", "digest", "file_digests"):
+        for key in ("workers", "retries", "output", "base_dir", "digest", "settings_digest", "file_digests"):
             d.pop(key)
         d["inputs"] = [self.display(u) for u in self.inputs]
         for key in _SNAPSHOT_KEYS:
@@ -101,7 +104,7 @@ class RunConfig:
         return _digest(self.content_dict())
 
     def settings_sha256(self) -> str:
-        return _digest(self.settings_dict())
+        return self.settings_digest or _digest(self.settings_dict())
 
 
 def _digest(obj: Any) -> str:
@@ -110,7 +113,8 @@ def _digest(obj: Any) -> str:
 
 _SECTIONS: dict[str, type] = {"langid": LangIdConfig, "extract": ExtractConfig, "limits": LimitsConfig}
 _SNAPSHOT_KEYS = ("robots_snapshot", "tdmrep_snapshot", "aitxt_snapshot")
-_TOP_KEYS = {"inputs", "output", "policy", "robots_as_of", "workers", "retries", *_SNAPSHOT_KEYS, *_SECTIONS}
+_TOP_KEYS = {"inputs", "output", "policy", "robots_as_of", "workers", "retries", "input_prefix", *_SNAPSHOT_KEYS,
+             *_SECTIONS}
 
 
 def _check_type(key: str, value: Any, expected: type | tuple[type, ...]) -> None:
@@ -149,12 +153,24 @@ def _section(name: str, data: Any) -> Any:
 
 
 def display_uri(uri: str, base: str) -> str:
+    """The name outputs use: relative to the config's folder when under it, else absolute.
+
+    String operations only (no symlink resolution per call): a crawl has ~100,000 inputs and
+    every name is shown several times. Names are the config's own, so two links to one file
+    are two names (and refused as duplicates at config time).
+    """
     if "://" in uri:
         return uri
-    try:
-        return Path(uri).resolve().relative_to(Path(base).resolve()).as_posix()
-    except ValueError:
-        return Path(uri).resolve().as_posix()
+    path = os.path.normpath(uri if os.path.isabs(uri) else os.path.join(os.getcwd(), uri))
+    root = _resolved(base)
+    if path.startswith(root.rstrip("/") + "/"):
+        return path[len(root.rstrip("/")) + 1:]
+    return path
+
+
+@lru_cache(maxsize=64)
+def _resolved(base: str) -> str:
+    return str(Path(base).resolve())
 
 
 def _resolve_path(value: str, base: Path) -> str:
@@ -164,10 +180,24 @@ def _resolve_path(value: str, base: Path) -> str:
     return str(p if p.is_absolute() else (base / p).resolve())
 
 
-def expand_inputs(patterns: list[str], base: Path) -> tuple[str, ...]:
-    """Local globs expanded and sorted so shard numbering never depends on directory order."""
+def expand_inputs(patterns: list[str], base: Path, prefix: str | None = None) -> tuple[str, ...]:
+    """Local globs expanded and sorted so shard numbering never depends on directory order.
+
+    A Common Crawl listing (`warc.paths.gz`, `wet.paths.gz`) stands for its entries, in its
+    order, joined to `prefix` (`input_prefix`, Common Crawl's HTTPS data prefix by default).
+    """
+    from pipeline.ingest.listing import DEFAULT_INPUT_PREFIX, ListingError, expand_listing, is_listing
+
     out: list[str] = []
     for pat in patterns:
+        if is_listing(pat):
+            remote = "://" in pat and not pat.startswith("file://")
+            where = pat if remote else _resolve_path(pat.removeprefix("file://"), base)
+            try:
+                out.extend(expand_listing(where, prefix or DEFAULT_INPUT_PREFIX))
+            except ListingError as exc:
+                raise ConfigError(str(exc)) from exc
+            continue
         if "://" in pat and not pat.startswith("file://"):
             if any(ch in pat for ch in "*?["):
                 out.extend(_remote_glob(pat))
@@ -198,7 +228,6 @@ def expand_inputs(patterns: list[str], base: Path) -> tuple[str, ...]:
 
 def _refuse_duplicates(inputs: list[str]) -> None:
     """Two names for one file (overlapping globs, symlinks, hard links) would count it twice."""
-    import os
 
     seen: dict[object, str] = {}
     for uri in inputs:
@@ -232,7 +261,10 @@ def _check_remote_exist(uris: list[str]) -> None:
     def missing(uri: str) -> str | None:
         try:
             fs, path = fsspec.core.url_to_fs(uri)
-            return None if fs.exists(path) else "not found"
+            fs.info(path)  # HEAD for http(s): nothing of the body is fetched
+            return None
+        except FileNotFoundError:
+            return "not found"
         except Exception as exc:
             return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
@@ -315,7 +347,13 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
     limits = _section("limits", data.get("limits"))
     _check_bounds(langid, extract, limits)
     output = _resolve_path(data["output"], Path.cwd())
-    inputs_resolved = expand_inputs(inputs, base)
+    from pipeline.ingest.listing import DEFAULT_INPUT_PREFIX
+
+    input_prefix = data.get("input_prefix", DEFAULT_INPUT_PREFIX)
+    _check_type("input_prefix", input_prefix, str)
+    if "://" not in input_prefix:
+        input_prefix = _resolve_path(input_prefix, base)  # a local mirror folder, relative to the config
+    inputs_resolved = expand_inputs(inputs, base, input_prefix)
     config = RunConfig(
         inputs=inputs_resolved,
         output=output,
@@ -333,7 +371,7 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
     )
     check_output_folder(config)
     config = replace(config, file_digests=_file_digests(config))
-    return replace(config, digest=config.compute_sha256())
+    return replace(config, digest=config.compute_sha256(), settings_digest=config.settings_sha256())
 
 
 def _resolve_model(model: str, base: Path) -> str:
@@ -369,7 +407,6 @@ def check_output_folder(config: RunConfig) -> None:
     output folder, so no input, snapshot, model or thresholds file may live there; and the folder
     must be creatable and writable.
     """
-    import os
 
     if "://" in config.output:
         return

@@ -344,7 +344,10 @@ def run_pipeline(
         for note in notes:
             if on_note is not None:
                 on_note(note)
-        results, failed, log = _drive(client, config, out, finished, on_shard, on_start)
+        # No caller source code captured and shipped with every submit (Dask's default, for its
+        # dashboard): at 100,000 shards it is the driver's largest per-task cost.
+        with dask.config.set({"distributed.diagnostics.computations.nframes": 0}):
+            results, failed, log = _drive(client, config, out, finished, on_shard, on_start)
     except BaseException:
         lock.release()
         with contextlib.suppress(Exception):
@@ -424,6 +427,7 @@ def _drive(
             res = ShardResult(index=i, uri=config.display(config.inputs[i]), failed=error[:500])
             failed.append(f"{res.uri}: {res.failed}")
         row = res.to_dict()
+        log.extend({"event": "input-retry", "shard": i, **r} for r in row.pop("input_retries", []))
         results.append(row)
         log.append({"event": "failed" if row["failed"] else "shard", "shard": i, "uri": row["uri"],
                     "seconds": round(row["seconds"], 3), "records": row["records_in"], "error": row["failed"],
@@ -431,27 +435,28 @@ def _drive(
         if on_shard is not None:
             on_shard(res, len(results), total)
 
-    window = as_completed([submit(i) for i in itertools.islice(todo, MAX_IN_FLIGHT)])
-    for fut in window:
-        i = index_of.pop(fut.key)
-        try:
-            res = fut.result()
-        except Exception as exc:  # KilledWorker, a shard's own error, a lost connection, ...
-            error = f"{type(exc).__name__}: {exc}"
-            retryable = not isinstance(exc, KilledWorker) and attempts.get(i, 0) < config.retries
+    # Results arrive with their futures (no round trip per shard) and in batches.
+    window = as_completed([submit(i) for i in itertools.islice(todo, MAX_IN_FLIGHT)],
+                          with_results=True, raise_errors=False)
+    for batch in window.batches():
+        for fut, outcome in batch:
+            i = index_of.pop(fut.key)
+            failed_now = fut.status == "error"
             fut.release()
-            if retryable:
-                attempts[i] = attempts.get(i, 0) + 1
-                log.append({"event": "retry", "shard": i, "attempt": attempts[i], "error": error[:500]})
-                window.add(submit(i))
-                continue
-            record(i, None, error)
-        else:
-            fut.release()
-            record(i, res)
-        nxt = next(todo, None)
-        if nxt is not None:
-            window.add(submit(nxt))
+            if not failed_now:
+                record(i, outcome)
+            else:  # KilledWorker, a shard's own error, a lost connection, ...
+                exc = outcome[1]
+                error = f"{type(exc).__name__}: {exc}"
+                if not isinstance(exc, KilledWorker) and attempts.get(i, 0) < config.retries:
+                    attempts[i] = attempts.get(i, 0) + 1
+                    log.append({"event": "retry", "shard": i, "attempt": attempts[i], "error": error[:500]})
+                    window.add(submit(i))
+                    continue
+                record(i, None, error)
+            nxt = next(todo, None)
+            if nxt is not None:
+                window.add(submit(nxt))
     results.sort(key=lambda r: r["index"])
     return results, failed, log
 

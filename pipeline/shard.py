@@ -66,6 +66,8 @@ class ShardResult:
     # Records whose outcome depended on machine speed (the extraction time safety net fired):
     # {"id", "url", "source_offset"}; the manifest lists them and says reproducible: false.
     unreproducible: list[dict[str, Any]] = field(default_factory=list)
+    # Reconnections while streaming a remote input ({"offset", "attempt", "error"}): run log only.
+    input_retries: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
@@ -246,6 +248,7 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
         # Library errors may not survive pickling back to the driver (aiohttp's carry multidicts):
         # the shard fails with one line either way.
         raise ShardError(_one_line(exc)) from None
+    result.input_retries = [{k: v for k, v in r.items() if k != "uri"} for r in getattr(reader, "retries", [])]
     files: list[WrittenFile] = [data.close(), ledger.close()]
     result.files = [f.to_dict() for f in files]
     result.dropped = dict(sorted(dropped.items()))

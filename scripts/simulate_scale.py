@@ -8,20 +8,26 @@
 2. N cheap shard-tasks (sleep or spin ~X ms, keys from `pipeline.runner.task_key`, small dict
    results) on a LocalCluster of W worker processes, submitted and collected as the runner does.
    Overhead = wall - ideal, ideal = sum of work / W; per task, and as % of work.
-3. The runner's own per-input costs that grow with the number of inputs (key derivation hashes
-   the whole config; each task carries the whole config), timed at a few sizes.
+3. The runner's own per-input costs that grow with the number of inputs (key derivation,
+   each task's config), timed at a few sizes, with the digest cached as `load_config` does.
 4. Extrapolation to --files shards: overhead per shard as % of one real shard's work.
+5. `--driver N`: N no-op shards (empty files) through the real `run_pipeline` (real config
+   validation, bounded submission window, result recording, manifest, markers): driver CPU per
+   task, driver peak RSS and per-shard memory, then `--resume` over the N markers.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import pickle
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +76,115 @@ def measure_real_shard(sample: Path) -> dict[str, Any]:
 
 
 def small_config(uris: tuple[str, ...] = ()) -> RunConfig:
-    return RunConfig(inputs=uris, output="/tmp/consentcrawl-sim", policy=load_policy("apertus"))
+    cfg = RunConfig(inputs=uris, output="/tmp/consentcrawl-sim", policy=load_policy("apertus"))
+    return replace(cfg, digest=cfg.compute_sha256())  # as load_config does: hashed once per run
+
+
+def noop_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Any:
+    """A shard that does nothing but what the driver sees: a result and its completion marker."""
+    from pipeline.shard import ShardResult, input_mtime_ns, write_marker
+
+    res = ShardResult(index=index, uri=config.display(uri), input_bytes=0, input_mtime_ns=input_mtime_ns(uri),
+                      input_sha256=hashlib.sha256(b"").hexdigest())
+    write_marker(out_dir, res, config.sha256)
+    return res
+
+
+class PeakRss:
+    def __init__(self) -> None:
+        self.proc = psutil.Process()
+        self.base = self.proc.memory_info().rss
+        self.peak = self.base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(0.05)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _dask_cluster(tmp: Path, workers: int) -> tuple[str, list[Any]]:
+    """A real `dask scheduler` and worker processes, so that the driver's CPU is the driver's own."""
+    import os
+    import shutil
+    import subprocess
+
+    dask_cmd = shutil.which("dask") or "dask"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "scripts")])}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": tmp}
+    sched = tmp / "scheduler.json"
+    procs = [subprocess.Popen([dask_cmd, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(sched)], **quiet)]
+    while not sched.is_file() or not sched.read_text().strip():
+        time.sleep(0.1)
+    time.sleep(0.2)
+    address = json.loads(sched.read_text())["address"]
+    procs += [subprocess.Popen([dask_cmd, "worker", address, "--nthreads", "1", "--no-dashboard", "--host",
+                                "127.0.0.1"], **quiet) for _ in range(workers)]
+    from dask.distributed import Client
+
+    with Client(address, timeout="60s") as c:
+        c.wait_for_workers(workers, timeout=120)
+    return address, procs
+
+
+def driver_at_scale(n: int, workers: int) -> dict[str, Any]:
+    """N no-op shards through the real run_pipeline, then --resume over their N markers.
+
+    The scheduler and workers are separate processes (as on a cluster): the driver's CPU and
+    memory are measured alone.
+    """
+    from simulate_scale import noop_shard as importable_noop  # by reference: workers import it
+
+    import pipeline.runner as runner
+    from pipeline.config import load_config
+
+    with tempfile.TemporaryDirectory(prefix="consentcrawl-driver-") as tmp:
+        root = Path(tmp)
+        address, procs = _dask_cluster(root, workers)
+        (root / "in").mkdir()
+        for i in range(n):
+            (root / "in" / f"f{i:06d}.warc.gz").touch()
+        cfg = root / "run.yaml"
+        cfg.write_text(f"inputs: ['in/*.warc.gz']\noutput: {root / 'out'}\nworkers: {workers}\n"
+                       f"robots_snapshot: {SAMPLE / 'robots-snapshot.parquet'}\n")
+        t = time.perf_counter()
+        config = load_config(cfg)
+        plan_s = time.perf_counter() - t
+        real = runner.process_shard
+        runner.process_shard = importable_noop
+        me = psutil.Process()
+        try:
+            with PeakRss() as mem:
+                cpu0 = me.cpu_times()
+                t = time.perf_counter()
+                report = runner.run_pipeline(config, scheduler=address)
+                wall = time.perf_counter() - t
+                cpu1 = me.cpu_times()
+            (root / "out" / "manifest.json").unlink()
+            t = time.perf_counter()
+            resumed = runner.run_pipeline(load_config(cfg), resume=True, scheduler=address)
+            resume_s = time.perf_counter() - t
+        finally:
+            runner.process_shard = real
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(timeout=30)
+    cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+    assert not report.failed and len(resumed.resumed) == n
+    return {"shards": n, "workers": workers, "plan_s": plan_s, "wall_s": wall, "driver_cpu_s": cpu,
+            "driver_cpu_per_task_ms": cpu / n * 1e3, "driver_peak_rss_mib": mem.peak / 2**20,
+            "driver_growth_per_shard_bytes": (mem.peak - mem.base) / n, "resume_s": resume_s}
 
 
 def run_tasks(n: int, work_s: float, workers: int, mode: str, config_arg: bool) -> dict[str, Any]:
@@ -87,7 +201,7 @@ def run_tasks(n: int, work_s: float, workers: int, mode: str, config_arg: bool) 
         client.run(lambda: None)
         cpu0 = me.cpu_times()
         t0 = time.perf_counter()
-        futures = {client.submit(fake_shard, i, u, work_s, mode, arg, key=task_key(u, keyed), pure=False): i
+        futures = {client.submit(fake_shard, i, u, work_s, mode, arg, key=task_key(i, u, keyed), pure=False): i
                    for i, u in enumerate(uris)}
         submitted = time.perf_counter() - t0
         results = 0
@@ -116,8 +230,8 @@ def runner_costs(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
         cfg = small_config(uris)
         calls = 10
         t = time.perf_counter()
-        for u in uris[:calls]:
-            task_key(u, cfg)
+        for i, u in enumerate(uris[:calls]):
+            task_key(i, u, cfg)
         per_key = (time.perf_counter() - t) / calls
         rows.append({"inputs": n, "task_key_ms": per_key * 1e3, "all_keys_s": per_key * n,
                      "pickled_config_bytes": len(pickle.dumps(cfg))})
@@ -138,9 +252,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-real", action="store_true", help="skip timing the real shard (use --shard-s-per-gib)")
     ap.add_argument("--shard-s-per-gib", type=float, default=None, help="seconds one 1 GiB shard takes")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--driver", type=int, default=0,
+                    help="only: N no-op shards through the real run_pipeline, then --resume (e.g. 100000)")
     args = ap.parse_args(argv)
 
     out: dict[str, Any] = {}
+    if args.driver:
+        d = driver_at_scale(args.driver, args.workers)
+        print(f"{d['shards']:,} no-op shards through run_pipeline on {d['workers']} workers: plan (config "
+              f"validation) {d['plan_s']:.1f}s, run {d['wall_s']:.1f}s wall; driver CPU {d['driver_cpu_s']:.1f}s = "
+              f"{d['driver_cpu_per_task_ms']:.2f} ms per task (target <= 2); driver peak RSS "
+              f"{d['driver_peak_rss_mib']:.0f} MiB (target <= 500), growth {d['driver_growth_per_shard_bytes']:,.0f} "
+              f"bytes per shard; --resume over {d['shards']:,} markers {d['resume_s']:.1f}s (target <= 30)")
+        if args.json:
+            Path(args.json).write_text(json.dumps(d, indent=2))
+        return 0
     if args.skip_real:
         if args.shard_s_per_gib is None:
             ap.error("--skip-real needs --shard-s-per-gib")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from pipeline.config import load_config
+from pipeline.config import ConfigError, load_config
 from pipeline.manifest import verify
 from pipeline.runner import run_pipeline
 
@@ -61,10 +61,12 @@ def test_http_inputs_give_the_same_documents_as_local_files(server: str, tmp_pat
     assert r.equals(lo)
 
 
-def test_unreachable_url_fails_its_shard_not_the_run(server: str, tmp_path: Path) -> None:
+def test_unreachable_url_is_refused_before_the_run(server: str, tmp_path: Path) -> None:
+    """Checked at config time; one that vanishes after planning fails only its shard
+    (tests/test_integrity_run.py::test_http_input_gone_after_planning_fails_its_shard_in_one_line)."""
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"inputs: ['{server}/missing.warc.gz', '{SAMPLE / 'cc-main-2024-22-whirlwind.warc.gz'}']\n"
                    f"output: {tmp_path / 'o'}\nworkers: 1\n")
-    report = run_pipeline(load_config(cfg))
-    assert len(report.failed) == 1 and "missing.warc.gz" in report.failed[0]
-    assert [i["status"] for i in report.manifest["inputs"]] == ["failed", "complete"]
+    with pytest.raises(ConfigError, match="missing.warc.gz"):
+        load_config(cfg)
+    assert not (tmp_path / "o").exists()

@@ -190,10 +190,29 @@ class JsonlReader:
         self.uri = uri
         self.max_payload_bytes = max_payload_bytes
         self.records_read = 0
+        self.retries: list[dict[str, object]] = []  # reconnections of a remote input (run log)
+
+    def _open(self) -> Any:
+        """Local and fsspec files through fsspec; http(s) as a sequential, resumable stream."""
+        if not self.uri.lower().startswith(("http://", "https://")):
+            return fsspec.open(self.uri, "rb", compression="infer")
+        from pipeline.ingest.remote import open_stream
+
+        stream = open_stream(self.uri, on_retry=self.retries.append)
+        name = self.uri.lower().split("?", 1)[0]
+        if name.endswith(".gz"):
+            import gzip
+
+            return gzip.GzipFile(fileobj=stream, mode="rb")
+        if name.endswith(".zst"):
+            import zstandard
+
+            return zstandard.ZstdDecompressor().stream_reader(stream)
+        return stream
 
     def __iter__(self) -> Iterator[Document]:
         cap = self.max_payload_bytes
-        with fsspec.open(self.uri, "rb", compression="infer") as fh:
+        with self._open() as fh:
             try:
                 for offset, length, line in _jsonl_lines(fh, cap):
                     self.records_read += 1

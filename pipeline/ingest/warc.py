@@ -195,8 +195,18 @@ class WarcReader:
         self.records_read = 0
         self._limit = max_payload_bytes + HEADER_ROOM
         self._http_framing = True  # gzip member framing already catches a block running into the next record
+        self.retries: list[dict[str, object]] = []  # reconnections of a remote input (run log)
 
     def __iter__(self) -> Iterator[Document]:
+        if self.uri.lower().startswith(("http://", "https://")):
+            # Sequential, resumable HTTP (no Range needed; a dropped connection resumes at its byte).
+            from pipeline.ingest.remote import open_stream
+
+            with open_stream(self.uri, on_retry=self.retries.append) as stream:
+                yield from self._iterate(stream, stream.size)
+                if stream.error is not None:  # a remote failure something swallowed still fails the shard
+                    raise stream.error
+            return
         with fsspec.open(self.uri, "rb") as fh:
             size = _size(fh)
             yield from self._iterate(fh, size)
