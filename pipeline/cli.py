@@ -54,8 +54,9 @@ def _run(config_path: Path, args: argparse.Namespace, overrides: dict[str, objec
     if getattr(args, "plan", False):
         return _plan(config, args)
     from pipeline.runner import OutputInUse, OutputLock, check_output
+    from pipeline.storage import OutputFolder
 
-    out = Path(config.output)
+    out = OutputFolder(config.output)
     if OutputLock(out).held_by_other():
         raise OutputInUse(f"another consentcrawl run is writing into {out}; wait for it or choose another folder")
     check_output(out, config, getattr(args, "resume", False))  # refusals come before any other output

@@ -34,9 +34,14 @@ class LangIdConfig:
 
 @dataclass(frozen=True, slots=True)
 class ExtractConfig:
+    """Deterministic per-page budgets decide; the time cap is only a safety net (pipeline/extract.py)."""
+
     main_content: bool = True
     min_chars: int = 1
-    max_seconds: float = 10.0  # per-record extraction budget (see pipeline/extract.py)
+    max_elements: int = 500_000  # elements in the parsed tree; over it: html-too-many-elements
+    max_element_levels: int = 32_000_000  # elements x depth; over it: html-too-deep
+    max_text_chars: int = 8 * 1024 * 1024  # extracted characters; over it: text-too-long
+    max_seconds: float = 60.0  # last-resort CPU cap: extraction-timeout, manifest reproducible: false
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +394,9 @@ def _check_bounds(langid: LangIdConfig, extract: ExtractConfig, limits: LimitsCo
         raise ConfigError("config key 'extract.max_seconds': must be more than 0")
     if extract.min_chars < 0:
         raise ConfigError("config key 'extract.min_chars': must be 0 or more")
+    for key in ("max_elements", "max_element_levels", "max_text_chars"):
+        if getattr(extract, key) < 1:
+            raise ConfigError(f"config key 'extract.{key}': must be at least 1")
     if limits.max_payload_bytes < 1:
         raise ConfigError("config key 'limits.max_payload_bytes': must be at least 1")
 
@@ -484,18 +492,16 @@ def _model_files_sha256(paths: tuple[Path, ...]) -> str:
 
 def _check_langid(langid: LangIdConfig) -> tuple[str, str]:
     """Load the model and thresholds as a worker would; (model sha256, thresholds sha256 or '')."""
+    from pipeline.langfilter import check_langid
+    from pipeline.langid import LangIdError, LanguageIdentifier
     from pipeline.write import sha256_file
 
     try:
-        from pipeline.langid import LanguageIdentifier
-
+        check_langid(langid.model, langid.thresholds, langid.max_chars)
         ident = LanguageIdentifier(model=langid.model, thresholds=langid.thresholds, max_chars=langid.max_chars)
-        model_sha = _model_files_sha256(ident.model_paths)
-    except Exception as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        key = "langid.thresholds" if langid.thresholds and langid.thresholds in first else "langid.model"
-        raise ConfigError(f"config key '{key}': cannot load language model {langid.model!r}"
-                          f"{' with thresholds ' + langid.thresholds if langid.thresholds else ''}: {first}") from exc
+    except LangIdError as exc:
+        raise ConfigError(str(exc)) from None
+    model_sha = _model_files_sha256(ident.model_paths)
     return model_sha, (sha256_file(Path(langid.thresholds)) if langid.thresholds else "")
 
 

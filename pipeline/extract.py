@@ -3,18 +3,36 @@
 Decoding follows the HTTP charset first, then resiliparse's detector; the parsed tree is kept on
 the document only for the duration of this stage.
 
-Time guard. resiliparse runs in C and cannot be interrupted inside a Dask worker thread, and the
-HTML size cap (`limits.max_payload_bytes`) does *not* bound its time: main-content extraction
-costs about (number of tags) x (nesting depth), so 100 KB of nested ``<div>`` takes ~12 s and an
-8 MB page with deep nesting minutes to hours; nested lists also give text quadratic in depth
-(50 KB of ``<ul>x`` -> 100 M characters). Measured in docs/cluster.md. Two guards, therefore:
+Budgets, not clocks. Whether a page is kept must be a function of its bytes, never of the speed
+of the machine that ran it (issue 14 section 5: a CPU-time cap kept 10, 6, 8 and 7 of the same
+documents in four identical runs). resiliparse runs in C and cannot be interrupted inside a Dask
+worker thread, and the HTML size cap (`limits.max_payload_bytes`) does not bound its time or its
+output, so each page is measured on its parsed tree before the expensive step:
 
-* before extracting, a deterministic check on the parsed tree: a page nested deeper than its tag
-  count allows for the time budget (never deeper than 512, Chrome's parser limit) is errored
-  ``html-too-deep`` without running the expensive step. Real pages nest < 60 levels.
-* after extracting, the thread CPU time is measured; a record that took more than
-  ``max_seconds`` is errored ``extraction-too-slow`` (evidence: seconds, html bytes) rather than
-  kept, so a slow outlier is visible in the ledger. This one cannot stop the stall itself.
+* ``html-too-many-elements``: more than ``max_elements`` elements. Main-content extraction costs
+  ~4 us and the tree ~560 bytes per element even on a flat page (8 MB of ``<p>x``: 2 M elements,
+  8 s, 1.1 GB). The count is of the *parsed* tree: the HTML adoption-agency algorithm re-opens
+  every misnested formatting element in each new block, so 16 KB of source can give 400 k elements.
+* ``html-too-deep``: elements x depth over ``max_element_levels``, i.e. nested deeper than
+  ``allowed_depth(elements)`` (main-content scoring costs about elements x depth: 5,000 nested
+  ``<div>``, 1.1 s; 20,000, 12 s). Since depth <= elements, a page of at most
+  sqrt(max_element_levels) = 5,656 elements (99% of real pages have < 2,600) cannot be over it and
+  its depth is not measured: the depth query costs ~9% of extraction, the element count ~2%.
+  There is no fixed depth cap (Chrome's 512): that alone would need the depth query on every page.
+* ``text-too-long``: extracted text over ``max_text_chars``. Only generated indentation makes text
+  longer than its HTML (50 KB of nested ``<ul>x``: 25 M characters), so the default equals the
+  default payload cap. An error, not a truncation: a cut document would be silently different.
+
+Real pages are far inside all three (1,143 real pages: at most 13 k elements, depth 56, elements x
+depth 3.0e5, text 167 k characters; none refused, tests/test_determinism.py). The worst page they
+admit took 3.6 s (480 k elements from misnested <b>, main content). Not bounded: lexbor's parse is
+superlinear in the distinct attribute names of one tag (10 k: 0.3 s, 20 k: 1.9 s, 50 k: > 60 s),
+and a misnested-formatting page is parsed whole (64 KB -> 2 M elements, 800 MB) before it is counted.
+
+Last resort only: the thread CPU time of parse + extraction is compared to ``max_seconds``
+afterwards (it cannot stop the stall). A record over it is errored ``extraction-timeout``, the one
+outcome that depends on the machine; pipeline/shard.py lists such records and the manifest says
+``reproducible: false``. The default (60 s) is ~17x the worst page the budgets admit on a 2-core VM.
 """
 
 from __future__ import annotations
@@ -22,6 +40,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
@@ -29,14 +48,18 @@ from resiliparse.parse.html import HTMLTree
 
 from pipeline.document import Document
 
-DEFAULT_MAX_SECONDS = 10.0
-#: Chrome's HTML parser never builds a deeper tree (kMaximumHTMLParserDOMTreeDepth).
-MAX_DEPTH = 512
-#: Below this depth no page is refused, whatever its size (real pages: html > body > ... ~10).
+#: Last-resort safety net in thread CPU seconds; never fires on real pages (slowest: 0.05 s).
+DEFAULT_MAX_SECONDS = 60.0
+#: Elements in the parsed tree: flat pages cost ~4 us each to extract (2 s at this cap).
+DEFAULT_MAX_ELEMENTS = 500_000
+#: elements x nesting depth (~2-4 s of main-content extraction at worst on a 2-core VM).
+DEFAULT_MAX_ELEMENT_LEVELS = 32_000_000
+#: Text characters: the default payload cap, since real content never makes text longer than its HTML.
+DEFAULT_MAX_TEXT_CHARS = 8 * 1024 * 1024
+#: No page is refused for nesting this shallow, whatever its size (real pages: median 16).
 MIN_DEPTH = 16
-#: Worst main-content extraction cost per (tag x nesting level) measured with resiliparse 2.0.1
-#: (nested <div>/<article>, 1.3e-7 s on a 2-core x86 VM), rounded up.
-SECONDS_PER_TAG_LEVEL = 1.5e-7
+#: The reason whose outcome depends on machine speed (pipeline/shard.py: UNREPRODUCIBLE_REASON).
+TIMEOUT_REASON = "extraction-timeout"
 
 
 def decode_html(html: bytes, content_type: str = "") -> str:
@@ -53,8 +76,33 @@ def decode_html(html: bytes, content_type: str = "") -> str:
     return bytes_to_str(html, detect_encoding(html))
 
 
-def _parse_extract(html: str, main_content: bool, max_depth: int | None = None) -> str:
-    """Parse and extract in one frame that drops the tree itself before returning or raising.
+def allowed_depth(elements: int, max_element_levels: int = DEFAULT_MAX_ELEMENT_LEVELS) -> int:
+    """Deepest nesting whose predicted cost (elements x depth) stays within the budget."""
+    return max(MIN_DEPTH, max_element_levels // max(elements, 1))
+
+
+@lru_cache(maxsize=64)
+def _chain(levels: int) -> str:
+    """CSS for "an element more than levels-1 below the document": a chain of child combinators.
+
+    lexbor matches it in C, walking each element's ancestors at most `levels` steps: cost at most
+    elements x levels, i.e. within the element-levels budget (0.3 s at most).
+    """
+    return ">".join(["*"] * levels)
+
+
+class Refused(Exception):
+    """A page over a deterministic budget: the reason and evidence depend only on its bytes."""
+
+    def __init__(self, reason: str, **evidence: Any) -> None:
+        super().__init__(reason, evidence)
+        self.reason = reason
+        self.evidence = evidence
+
+
+def _parse_extract(html: str, main_content: bool, max_elements: int | None = None,
+                   max_element_levels: int | None = None) -> str:
+    """Parse, check the tree against the budgets, extract; the tree dies in this frame.
 
     resiliparse trees are thread-bound (PyO3 ``unsendable``): freed on another thread they are
     leaked with a RuntimeError. Dask's sampling profiler keeps frames alive from its own threads,
@@ -63,8 +111,15 @@ def _parse_extract(html: str, main_content: bool, max_depth: int | None = None) 
     """
     tree = HTMLTree.parse(html)
     try:
-        if max_depth is not None and tree.document.query_selector(_chain(max_depth + 1)) is not None:
-            raise _TooDeep(max_depth)
+        if max_elements is not None or max_element_levels is not None:
+            elements = len(tree.document.get_elements_by_tag_name("*"))  # counted in C, ~1% of extraction
+            if max_elements is not None and elements > max_elements:
+                raise Refused("html-too-many-elements", elements=elements, limit=max_elements)
+            if max_element_levels is not None:
+                depth = allowed_depth(elements, max_element_levels)
+                # Depth <= elements: only a tree with more elements than `depth` can be too deep.
+                if elements > depth and tree.document.query_selector(_chain(depth + 1)) is not None:
+                    raise Refused("html-too-deep", depth_over=depth, elements=elements)
         return extract_plain_text(
             tree, preserve_formatting=True, main_content=main_content, list_bullets=True, alt_texts=False
         ).strip()
@@ -76,54 +131,27 @@ def html_to_text(html: str, main_content: bool = True) -> str:
     return _parse_extract(html, main_content)
 
 
-def allowed_depth(tags: int, max_seconds: float) -> int:
-    """Deepest nesting whose predicted extraction time (tags x depth) stays within half the cap."""
-    budget = max_seconds / 2 / SECONDS_PER_TAG_LEVEL
-    return max(MIN_DEPTH, min(MAX_DEPTH, int(budget // max(tags, 1))))
-
-
-@lru_cache(maxsize=64)
-def _chain(levels: int) -> str:
-    """CSS for "an element more than levels-1 below the document": a chain of child combinators.
-
-    lexbor matches it in C, walking each element's ancestors at most `levels` steps: cost
-    elements x min(depth, levels), ~10x cheaper than main-content extraction.
-    """
-    return ">".join(["*"] * levels)
-
-
-class _TooDeep(Exception):
-    def __init__(self, depth: int, tags: int = 0) -> None:
-        super().__init__(depth, tags)
-        self.depth = depth
-        self.tags = tags
-
-
 @dataclass(frozen=True, slots=True)
 class Extractor:
-    """HTML → text stage. Documents that already carry text (WET, Parquet) pass through.
+    """HTML -> text stage. Documents that already carry text (WET, Parquet) pass through.
 
-    `max_seconds` (None: no guard) is the per-record extraction budget; see the module docstring.
+    The three budgets (None: off) decide deterministically; `max_seconds` (None: off) is only the
+    last-resort safety net, see the module docstring.
     """
 
     main_content: bool = True
     min_chars: int = 1
     max_seconds: float | None = DEFAULT_MAX_SECONDS
+    max_elements: int | None = DEFAULT_MAX_ELEMENTS
+    max_element_levels: int | None = DEFAULT_MAX_ELEMENT_LEVELS
+    max_text_chars: int | None = DEFAULT_MAX_TEXT_CHARS
 
     def _extract(self, html: bytes, content_type: str) -> str:
-        text = decode_html(html, content_type)
-        if self.max_seconds is None:
-            return _parse_extract(text, self.main_content)
-        # Depth drives both costs: main-content scoring time and, through list indentation,
-        # output size (nested <ul>/<ol> give text quadratic in depth, with or without main_content).
-        tags = text.count("<")
-        depth = allowed_depth(tags, self.max_seconds)
-        if 2 * tags + 2 <= depth:  # too few tags to nest that deep (html, body, tbody are implied)
-            return _parse_extract(text, self.main_content)
-        try:
-            return _parse_extract(text, self.main_content, depth)
-        except _TooDeep:
-            raise _TooDeep(depth, tags) from None
+        text = _parse_extract(decode_html(html, content_type), self.main_content, self.max_elements,
+                              self.max_element_levels)
+        if self.max_text_chars is not None and len(text) > self.max_text_chars:
+            raise Refused("text-too-long", chars=len(text), limit=self.max_text_chars)
+        return text
 
     def run(self, doc: Document) -> Document:
         if doc.text is None:
@@ -132,14 +160,14 @@ class Extractor:
             cpu0, wall0 = time.thread_time(), time.perf_counter()
             try:
                 text = self._extract(doc.html, doc.content_type)
-            except _TooDeep as deep:
-                return doc.error("html-too-deep", depth_over=deep.depth, tags=deep.tags, html_bytes=len(doc.html))
+            except Refused as refused:
+                return doc.error(refused.reason, **refused.evidence, html_bytes=len(doc.html))
             except Exception as exc:  # resiliparse raises on pathological input
                 return doc.error("extraction-failed", detail=f"{type(exc).__name__}: {exc}"[:300])
-            # Thread CPU time, not wall time: a busy neighbour on the node must not flip outcomes.
+            # Thread CPU time, not wall time: a busy neighbour on the node must not fire it either.
             cpu = time.thread_time() - cpu0
             if self.max_seconds is not None and cpu > self.max_seconds:
-                return doc.error("extraction-too-slow", seconds=round(cpu, 3),
+                return doc.error(TIMEOUT_REASON, seconds=round(cpu, 3),
                                  wall_seconds=round(time.perf_counter() - wall0, 3),
                                  html_bytes=len(doc.html), limit=self.max_seconds)
             doc.text = text

@@ -7,14 +7,33 @@ from functools import lru_cache
 from pipeline.config import LangIdConfig
 from pipeline.document import Document
 from pipeline.langid import LanguageIdentifier
+from pipeline.langid.identifier import LangIdError
 from pipeline.langid.prepare import DEFAULT_MAX_CHARS
 
 DROP_REASON = "language-not-selected"
+__all__ = ["DROP_REASON", "LangIdError", "LanguageStage", "check_langid"]
 
 
 @lru_cache(maxsize=4)
 def _identifier(model: str, thresholds: str | None, max_chars: int = DEFAULT_MAX_CHARS) -> LanguageIdentifier:
+    """The worker's identifier, cached per process; LangIdError (one line) when it cannot load."""
+    _check_max_chars(max_chars)
     return LanguageIdentifier(model=model, thresholds=thresholds, max_chars=max_chars)
+
+
+def _check_max_chars(max_chars: object) -> None:
+    """0 means no cap (see prepare_text); a negative or non-integer value is a mistake, not 'no cap'."""
+    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 0:
+        raise LangIdError(f"langid.max_chars: expected a whole number >= 0 (0 = no cap), found {max_chars!r}")
+
+
+def check_langid(model: str, thresholds: str | None, max_chars: int) -> None:
+    """Load the model and thresholds exactly as a worker would, before any shard runs.
+
+    Why: a bad `langid.model` / `langid.thresholds` otherwise fails every shard deep inside a
+    worker. Raises LangIdError with one line naming the key and the file.
+    """
+    _identifier(model, thresholds, max_chars)
 
 
 class LanguageStage:

@@ -27,18 +27,19 @@ from dask.distributed import Client, LocalCluster, as_completed
 from distributed.scheduler import KilledWorker
 
 from pipeline.config import ConfigError, RunConfig
-from pipeline.manifest import MANIFEST_NAME, build_manifest, dump_manifest
+from pipeline.manifest import MANIFEST_NAME, build_manifest
 from pipeline.optout.snapshot import load_snapshot
 from pipeline.shard import (
     STATE_DIR,
     ShardResult,
     input_digest,
     input_mtime_ns,
-    marker_path,
+    marker_rel,
     process_shard,
     read_marker,
     shard_name,
 )
+from pipeline.storage import OutputFolder
 from pipeline.write import sha256_file
 
 SNAPSHOT_DIR = "snapshots"
@@ -51,7 +52,7 @@ CONNECT_TIMEOUT = 30.0
 
 @dataclass(slots=True)
 class RunReport:
-    out_dir: Path
+    out_dir: Path | str  # a local folder, or the URL of a remote one
     manifest: dict[str, Any]
     shards: list[dict[str, Any]]
     wall_seconds: float
@@ -80,15 +81,15 @@ LOCK_NAME = "lock"
 RUN_STATE = "run.json"
 
 
-def _own_files(out: Path, config: RunConfig) -> list[Path]:
+def _own_files(config: RunConfig) -> list[str]:
     """Every path a run of this config writes: the only files a fresh restart may replace."""
-    files = [out / MANIFEST_NAME, out / RUN_LOG]
+    files = [MANIFEST_NAME, RUN_LOG]
     for i in range(len(config.inputs)):
-        files += [out / "data" / shard_name(i), out / "excluded" / shard_name(i), marker_path(out, i)]
+        files += [f"data/{shard_name(i)}", f"excluded/{shard_name(i)}", marker_rel(i)]
     return files
 
 
-def check_output(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] | None:
+def check_output(out: OutputFolder, config: RunConfig, resume: bool) -> dict[str, Any] | None:
     """Decide, without writing anything, whether this run may write into `out`.
 
     Returns the previous run's state (for --resume). A folder that holds anything but this
@@ -97,11 +98,10 @@ def check_output(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] |
     """
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output folder {out} is a file")
-    if not out.exists() or not any(out.iterdir()):
+    if not out.list_top():
         return None
-    state_file = out / STATE_DIR / RUN_STATE
     try:
-        state = json.loads(state_file.read_text())
+        state = json.loads(out.read_bytes(f"{STATE_DIR}/{RUN_STATE}"))
         if not isinstance(state, dict):
             raise ValueError("not an object")
     except (OSError, ValueError):
@@ -113,26 +113,31 @@ def check_output(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] |
             raise ResumeError(f"{out} was written with another config (sha256 {str(state.get('config_sha256'))[:12]}"
                               f"…, now {config.sha256[:12]}…): refusing to mix outputs; use a new --out")
         return state
-    if same_settings and state.get("config_sha256") == config.sha256 and not (out / MANIFEST_NAME).exists():
+    finished = out.exists(MANIFEST_NAME)
+    if same_settings and state.get("config_sha256") == config.sha256 and not finished:
         return state  # this config's own unfinished output: a fresh start redoes it
-    what = "finished" if (out / MANIFEST_NAME).exists() else "unfinished"
+    what = "finished" if finished else "unfinished"
     raise ConfigError(f"output folder {out} already holds a {what} consentcrawl run"
                       f"{'' if same_settings and state.get('config_sha256') == config.sha256 else ' of another config'}"
                       ": use --resume to continue it, or choose a new folder")
 
 
 class OutputLock:
-    """An exclusive lock on the output folder, held for the whole run (released by the OS on a crash)."""
+    """An exclusive lock on the output folder, held for the whole run (released by the OS on a crash).
 
-    def __init__(self, out: Path) -> None:
-        self.path = out / STATE_DIR / LOCK_NAME
+    Local folders only: object stores have no locks (docs/cluster.md says to give each run its
+    own prefix).
+    """
+
+    def __init__(self, out: OutputFolder) -> None:
+        self.path = None if out.remote else out.local_path(f"{STATE_DIR}/{LOCK_NAME}")
         self._fh: Any = None
 
     def held_by_other(self) -> bool:
         """Whether another live process holds the lock (checked before anything is written)."""
         import fcntl
 
-        if not self.path.is_file():
+        if self.path is None or not self.path.is_file():
             return False
         with open(self.path, "a+") as fh:
             try:
@@ -145,6 +150,8 @@ class OutputLock:
     def acquire(self) -> None:
         import fcntl
 
+        if self.path is None:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(self.path, "a+")  # noqa: SIM115 - held open for the run
         try:
@@ -165,33 +172,33 @@ class OutputLock:
             self._fh = None
 
 
-def _prepare_out(out: Path, config: RunConfig, state: dict[str, Any] | None, resume: bool) -> None:
+def _prepare_out(out: OutputFolder, config: RunConfig, state: dict[str, Any] | None, resume: bool) -> None:
     """Called with the lock held: clear this run's own stale state, record what is running."""
     if state is not None and not resume:
-        for f in _own_files(out, config):
-            f.unlink(missing_ok=True)
+        for rel in _own_files(config):
+            out.remove(rel)
     for name in (MANIFEST_NAME, RUN_LOG):
-        (out / name).unlink(missing_ok=True)
-    state_path = out / STATE_DIR / RUN_STATE
-    state_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = state_path.with_name(f".{RUN_STATE}.tmp")
-    tmp.write_text(json.dumps({"config_sha256": config.sha256, "settings_sha256": config.settings_sha256(),
-                               "file_sha256": dict(config.file_digests)}, sort_keys=True) + "\n")
-    os.replace(tmp, state_path)
+        out.remove(name)
+    out.write_bytes(f"{STATE_DIR}/{RUN_STATE}", (json.dumps(
+        {"config_sha256": config.sha256, "settings_sha256": config.settings_sha256(),
+         "file_sha256": dict(config.file_digests)}, sort_keys=True) + "\n").encode())
 
 
-def _remove_partials(out: Path) -> None:
+def _remove_partials(out: OutputFolder) -> None:
     """Temporary files of tasks that died (killed workers) are never part of the dataset.
 
-    Only names our writers use (``.part-NNNNN.parquet.PID.tmp``, ``.shard-NNNNN.json.PID.tmp``).
+    Only names our writers use (``.part-NNNNN.parquet.PID.tmp``, ``.shard-NNNNN.json.PID.tmp``);
+    uploads to an object store are staged on the workers' disks, never in the folder.
     """
+    if out.remote:
+        return
     for sub, pattern in (("data", ".part-*.parquet.*.tmp"), ("excluded", ".part-*.parquet.*.tmp"),
                          (STATE_DIR, ".shard-*.json.*.tmp")):
-        for tmp in (out / sub).glob(pattern):
+        for tmp in out.local_path(sub).glob(pattern):
             tmp.unlink(missing_ok=True)
 
 
-def _resumable(config: RunConfig, out: Path, state: dict[str, Any] | None,
+def _resumable(config: RunConfig, out: OutputFolder, state: dict[str, Any] | None,
                notes: list[str]) -> dict[int, ShardResult]:
     """Finished shards whose marker matches this run exactly; the others are redone, and why is said."""
     done: dict[int, ShardResult] = {}
@@ -224,39 +231,45 @@ def _input_unchanged(uri: str, res: ShardResult) -> bool:
     return input_digest(uri) == (res.input_bytes, res.input_sha256)
 
 
-def _publish_snapshot(config: RunConfig, out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """The bytes `dump_manifest` writes (pipeline/manifest/build.py), for any output folder."""
+    return (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _publish_snapshot(config: RunConfig, out: OutputFolder) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Copy the snapshot into the dataset and check the copy is the file the run was planned with."""
     if not config.robots_snapshot:
         return [], []
-    planned = config.file_sha256("robots_snapshot")
-    rel = f"{SNAPSHOT_DIR}/robots.parquet"
-    dest = out / rel
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    shutil.copyfile(config.robots_snapshot, tmp)
-    digest = sha256_file(tmp)
-    if planned and digest != planned:
-        tmp.unlink(missing_ok=True)
-        raise ConfigError(f"robots snapshot {config.robots_snapshot} changed since the run was planned "
-                          f"(sha256 {planned[:12]}… → {digest[:12]}…); run again")
-    os.replace(tmp, dest)
-    snap = load_snapshot(str(dest), config.robots_as_of)
-    meta = {
-        "kind": "robots.txt",
-        "path": rel,
-        "snapshot_id": snap.snapshot_id,
-        "sha256": digest,
-        "entries": int(snap.meta.get("entries", len(snap))),
-        "hosts_in_effect": len(snap),
-        "date_min": snap.meta.get("date_min", ""),
-        "date_max": snap.meta.get("date_max", ""),
-        "as_of": config.robots_as_of,
-        "made_by": snap.meta.get("made_by", ""),
-    }
     import pyarrow.parquet as pq
 
-    rows = pq.ParquetFile(dest).metadata.num_rows
-    return [meta], [{"path": rel, "sha256": digest, "bytes": dest.stat().st_size, "rows": rows}]
+    planned = config.file_sha256("robots_snapshot")
+    rel = f"{SNAPSHOT_DIR}/robots.parquet"
+    tmp = out.scratch(rel)
+    try:
+        shutil.copyfile(config.robots_snapshot, tmp)
+        digest = sha256_file(tmp)
+        if planned and digest != planned:
+            raise ConfigError(f"robots snapshot {config.robots_snapshot} changed since the run was planned "
+                              f"(sha256 {planned[:12]}… → {digest[:12]}…); run again")
+        snap = load_snapshot(str(tmp), config.robots_as_of)
+        meta = {
+            "kind": "robots.txt",
+            "path": rel,
+            "snapshot_id": snap.snapshot_id,
+            "sha256": digest,
+            "entries": int(snap.meta.get("entries", len(snap))),
+            "hosts_in_effect": len(snap),
+            "date_min": snap.meta.get("date_min", ""),
+            "date_max": snap.meta.get("date_max", ""),
+            "as_of": config.robots_as_of,
+            "made_by": snap.meta.get("made_by", ""),
+        }
+        listed = {"path": rel, "sha256": digest, "bytes": tmp.stat().st_size,
+                  "rows": pq.ParquetFile(tmp).metadata.num_rows}
+        out.put(tmp, rel)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return [meta], [listed]
 
 
 def _langid_meta(config: RunConfig) -> dict[str, Any]:
@@ -314,7 +327,7 @@ def run_pipeline(
     only files this run writes are ever replaced.
     """
     started = time.perf_counter()
-    out = Path(config.output)
+    out = OutputFolder(config.output)
     n_workers = workers or config.workers
     lock = OutputLock(out)
     if lock.held_by_other():
@@ -331,7 +344,7 @@ def run_pipeline(
     cluster: LocalCluster | None = None
     notes: list[str] = []
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.makedirs()
         lock.acquire()
         _prepare_out(out, config, state, resume)
         finished = _resumable(config, out, state, notes) if resume else {}
@@ -373,17 +386,17 @@ def run_pipeline(
             results=results,
             extra_files=snapshot_files,
         )
-        dump_manifest(manifest, out / MANIFEST_NAME)
+        out.write_bytes(MANIFEST_NAME, manifest_bytes(manifest))
         wall = time.perf_counter() - started
         log = [{"event": "note", "text": n} for n in notes] + log
         log.append({"event": "run", "wall_seconds": round(wall, 3), "workers": n_workers,
                     "scheduler": scheduler or "local", "resumed_shards": len(finished),
                     "failed_shards": len(failed)})
-        with open(out / RUN_LOG, "w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(entry, sort_keys=True) + "\n" for entry in log)
+        out.write_bytes(RUN_LOG, "".join(json.dumps(entry, sort_keys=True) + "\n" for entry in log).encode())
     finally:
         lock.release()
-    return RunReport(out, manifest, results, wall, n_workers, failed, sorted(finished), notes)
+    where: Path | str = out.url if out.remote else out.local_path()
+    return RunReport(where, manifest, results, wall, n_workers, failed, sorted(finished), notes)
 
 
 #: Shards in flight at once: bounds the driver's and the scheduler's memory for any crawl size.
@@ -393,7 +406,7 @@ MAX_IN_FLIGHT = int(os.environ.get("CONSENTCRAWL_MAX_IN_FLIGHT", "2000"))
 def _drive(
     client: Client,
     config: RunConfig,
-    out: Path,
+    out: OutputFolder,
     finished: dict[int, ShardResult],
     on_shard: Callable[[ShardResult, int, int], None] | None,
     on_start: Callable[[int, int, str], None] | None,
@@ -417,7 +430,7 @@ def _drive(
         uri = config.inputs[i]
         # Each task carries a config holding only its own input (a crawl's input list is large);
         # the digest of the full config travels with it.
-        fut = client.submit(process_shard, i, uri, replace(config, inputs=(uri,)), str(out),
+        fut = client.submit(process_shard, i, uri, replace(config, inputs=(uri,)), out.url,
                             key=task_key(i, uri, config, attempts.get(i, 0)), pure=False)
         index_of[fut.key] = i
         return fut

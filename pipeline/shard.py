@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from pipeline.config import RunConfig
 from pipeline.document import Document, Outcome
-from pipeline.extract import Extractor
+from pipeline.extract import TIMEOUT_REASON, Extractor
 from pipeline.host import url_host
 from pipeline.ingest import open_reader
 from pipeline.langfilter import LanguageStage
@@ -26,6 +26,7 @@ from pipeline.optout.decide import RobotsFilter
 from pipeline.optout.policy import Policy
 from pipeline.optout.signals import SignalsFilter
 from pipeline.optout.snapshot import Snapshot, load_snapshot
+from pipeline.storage import OutputFolder
 from pipeline.write import (
     DATA_SCHEMA,
     LEDGER_SCHEMA,
@@ -145,46 +146,44 @@ def shard_name(index: int) -> str:
 
 STATE_DIR = ".consentcrawl"
 #: The one outcome that depends on machine speed (pipeline/extract.py's last-resort time cap).
-UNREPRODUCIBLE_REASON = "extraction-timeout"
+UNREPRODUCIBLE_REASON = TIMEOUT_REASON
 CRASH_ENV = "CONSENTCRAWL_FAULT_CRASH_ON"  # fault injection for the kill tests: exit hard on this input
 
 
 def marker_path(out_dir: str | Path, index: int) -> Path:
-    return Path(out_dir) / STATE_DIR / f"shard-{index:05d}.json"
+    return Path(out_dir) / marker_rel(index)
 
 
-def write_marker(out_dir: str, result: ShardResult, config_sha256: str) -> None:
+def marker_rel(index: int) -> str:
+    return f"{STATE_DIR}/shard-{index:05d}.json"
+
+
+def write_marker(out_dir: str | OutputFolder, result: ShardResult, config_sha256: str) -> None:
     """Written last, atomically: its presence means the shard's files are complete."""
-    path = marker_path(out_dir, result.index)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"config_sha256": config_sha256, "result": result.to_dict()}, sort_keys=True))
-    os.replace(tmp, path)
+    folder = out_dir if isinstance(out_dir, OutputFolder) else OutputFolder(str(out_dir))
+    blob = json.dumps({"config_sha256": config_sha256, "result": result.to_dict()}, sort_keys=True)
+    folder.write_bytes(marker_rel(result.index), blob.encode())
 
 
-def read_marker(out_dir: str | Path, index: int, config_sha256: str) -> ShardResult | None:
+def read_marker(out_dir: str | Path | OutputFolder, index: int, config_sha256: str) -> ShardResult | None:
     """The finished shard's result if its marker matches the config and its files are there.
 
     Trusts the marker (written last, atomically) and each file's size: resuming 100,000 shards
     takes seconds. Re-hashing every byte is `consentcrawl verify`'s job.
     """
-    path = marker_path(out_dir, index)
+    folder = out_dir if isinstance(out_dir, OutputFolder) else OutputFolder(str(out_dir))
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(folder.read_bytes(marker_rel(index)))
     except (OSError, ValueError):
         return None
-    if data.get("config_sha256") != config_sha256:
+    if not isinstance(data, dict) or data.get("config_sha256") != config_sha256:
         return None
     try:
         res = ShardResult(**data["result"])
-    except TypeError:
+    except (TypeError, KeyError):
         return None
     for f in res.files:
-        full = Path(out_dir) / f["path"]
-        try:
-            if full.stat().st_size != f["bytes"]:
-                return None
-        except OSError:
+        if folder.size(f["path"]) != f["bytes"]:
             return None
     return res
 
@@ -202,8 +201,10 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
         raise
     except Exception as exc:
         raise ShardError(_one_line(exc)) from None
-    extractor = Extractor(config.extract.main_content, config.extract.min_chars, config.extract.max_seconds)
-    root = Path(out_dir)
+    ex = config.extract
+    extractor = Extractor(ex.main_content, ex.min_chars, ex.max_seconds, ex.max_elements, ex.max_element_levels,
+                          ex.max_text_chars)
+    root = OutputFolder(out_dir)
     data = ParquetShardWriter(root, f"data/{shard_name(index)}", DATA_SCHEMA)
     ledger = ParquetShardWriter(root, f"excluded/{shard_name(index)}", LEDGER_SCHEMA)
     dropped: Counter[str] = Counter()
@@ -260,7 +261,7 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
     result.input_bytes, result.input_sha256 = input_digest(uri)
     result.input_mtime_ns = input_mtime_ns(uri)
     result.seconds = time.perf_counter() - started
-    write_marker(out_dir, result, config.sha256)
+    write_marker(root, result, config.sha256)
     return result
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pyarrow.parquet as pq
 
 from pipeline.document import Document, Outcome
 from pipeline.host import registrable_domain
+from pipeline.storage import OutputFolder
 
 ROW_GROUP_ROWS = 2048
 
@@ -137,15 +137,17 @@ def ledger_row(doc: Document, source_uri: str) -> dict[str, Any]:
 
 
 class ParquetShardWriter:
-    """Buffer rows into fixed-size row groups; publish the file atomically on `close`."""
+    """Buffer rows into fixed-size row groups; publish the file atomically on `close`.
 
-    def __init__(self, root: Path, relpath: str, schema: pa.Schema) -> None:
-        self.root = root
+    `root` is the dataset folder: a local path or an `OutputFolder` (object stores: the file is
+    written on the worker's disk and uploaded in one piece when complete).
+    """
+
+    def __init__(self, root: Path | OutputFolder, relpath: str, schema: pa.Schema) -> None:
+        self.folder = root if isinstance(root, OutputFolder) else OutputFolder(str(root))
         self.relpath = relpath
         self.schema = schema
-        self.final = root / relpath
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.final.with_name(f".{self.final.name}.{os.getpid()}.tmp")
+        self.tmp = self.folder.scratch(relpath)
         self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd", write_statistics=True)
         self._rows: list[dict[str, Any]] = []
         self.count = 0
@@ -164,8 +166,9 @@ class ParquetShardWriter:
     def close(self) -> WrittenFile:
         self._flush()
         self._writer.close()
-        os.replace(self.tmp, self.final)
-        return WrittenFile(self.relpath, sha256_file(self.final), self.final.stat().st_size, self.count)
+        digest, size = sha256_file(self.tmp), self.tmp.stat().st_size
+        self.folder.put(self.tmp, self.relpath)
+        return WrittenFile(self.relpath, digest, size, self.count)
 
     def abort(self) -> None:
         try:

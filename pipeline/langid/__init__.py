@@ -3,7 +3,7 @@ per-label thresholds and ``und``/``zxx`` handling. See docs/langid.md."""
 
 from __future__ import annotations
 
-from .identifier import LangResult, LanguageIdentifier
+from .identifier import LangIdError, LangResult, LanguageIdentifier
 from .labels import is_macrolanguage, lang_matches, parse_label
 from .model import ModelNotFoundError
 from .prepare import prepare_text
@@ -11,6 +11,7 @@ from .script import detect_script
 from .thresholds import Thresholds
 
 __all__ = [
+    "LangIdError",
     "LangResult",
     "LanguageIdentifier",
     "ModelNotFoundError",

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ident = LanguageIdentifier(model=args.model, thresholds=args.thresholds, k=args.k)
     except (ModelNotFoundError, ValueError, OSError) as exc:
-        print(f"langid: {exc}", file=sys.stderr)
+        print(f"consentcrawl: error: {exc}", file=sys.stderr)
         return 2
     # Undecodable bytes become lone surrogates, which predict() handles (never a crash).
     stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape")

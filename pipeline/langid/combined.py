@@ -137,8 +137,17 @@ def load_gate(model_path: Path) -> Gate:
     """Gate stored in the JSON side file of a model (``x.ftz`` -> ``x.json``); defaults else."""
     side = model_path.with_suffix(".json")
     if side.is_file():
-        with side.open(encoding="utf-8") as f:
-            return Gate.from_mapping(json.load(f).get("gate"))
+        try:
+            with side.open(encoding="utf-8") as f:
+                meta = json.load(f)
+            if not isinstance(meta, dict):
+                raise ValueError("not a JSON object")
+            return Gate.from_mapping(meta.get("gate"))
+        except (OSError, ValueError, TypeError, RecursionError) as exc:  # a broken side file: say which file
+            from .model import InvalidModelError
+
+            raise InvalidModelError(f"cannot load the gate settings of {model_path.name} from {side}: "
+                                    f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from exc
     return Gate()
 
 

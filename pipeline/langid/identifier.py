@@ -9,10 +9,38 @@ from typing import Any
 
 from .combined import CombinedModel, load_combined
 from .labels import SPECIAL_LANGS, parse_label
-from .model import LoadedModel, load_fasttext, resolve_models
+from .model import InvalidModelError, LoadedModel, ModelNotFoundError, load_fasttext, resolve_models
 from .prepare import DEFAULT_MAX_CHARS, DEFAULT_WINDOWS, prepare_text
 from .script import detect_script, scripts_compatible
 from .thresholds import Thresholds
+
+__all__ = ["LangIdError", "LangIdModelNotFoundError", "LangResult", "LanguageIdentifier"]
+
+
+class LangIdError(ValueError):
+    """A language-ID model or thresholds file that cannot be used.
+
+    One line naming the config key and the file, e.g. ``langid.model: cannot load fastText
+    model from /x/y.bin: not a fastText model file``; raised alike at config time and in a worker.
+    """
+
+
+class LangIdModelNotFoundError(LangIdError, ModelNotFoundError):
+    """The model is not there at all (also a ModelNotFoundError, as before)."""
+
+
+def _one_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _load_thresholds(thresholds: str | Path | None) -> Thresholds:
+    try:
+        return Thresholds.load(thresholds)
+    except FileNotFoundError as exc:
+        raise LangIdError(f"langid.thresholds: cannot load thresholds from {thresholds}: no such file") from exc
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
+        raise LangIdError(f"langid.thresholds: cannot load thresholds from {thresholds}: {reason}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +101,14 @@ class LanguageIdentifier:
         max_chars: int = DEFAULT_MAX_CHARS,
         windows: int = DEFAULT_WINDOWS,
     ) -> None:
-        self._paths = resolve_models(model)
+        try:
+            self._paths = resolve_models(model)
+        except ModelNotFoundError as exc:
+            raise LangIdModelNotFoundError(f"langid.model: {_one_line(exc)}") from exc
         self._path = self._paths[0]
         self._name = str(model)
         self._thresholds = (
-            thresholds if isinstance(thresholds, Thresholds) else Thresholds.load(thresholds)
+            thresholds if isinstance(thresholds, Thresholds) else _load_thresholds(thresholds)
         )
         self._k = max(1, int(k))
         self._max_chars = max_chars
@@ -95,11 +126,25 @@ class LanguageIdentifier:
         self.__dict__.update(state)
 
     def _loaded_model(self) -> LoadedModel | CombinedModel:
+        """The native model; LangIdError (one line, naming the file) however the file is broken.
+
+        Also runs in a worker after unpickling, so a file replaced since the driver checked it
+        fails the same way there.
+        """
         if self._loaded is None:
-            if len(self._paths) == 2:
-                self._loaded = load_combined(self._paths[0], self._paths[1])
-            else:
-                self._loaded = load_fasttext(self._path)
+            try:
+                if len(self._paths) == 2:
+                    self._loaded = load_combined(self._paths[0], self._paths[1])
+                else:
+                    self._loaded = load_fasttext(self._path)
+            except FileNotFoundError as exc:
+                raise LangIdModelNotFoundError(f"langid.model: cannot load fastText model from "
+                                               f"{exc.filename or self._path}: no such file") from exc
+            except InvalidModelError as exc:
+                raise LangIdError(f"langid.model: {_one_line(exc)}") from exc
+            except (OSError, ValueError, MemoryError) as exc:
+                raise LangIdError(f"langid.model: cannot load fastText model from {self._path}: "
+                                  f"{_one_line(exc)}") from exc
         return self._loaded
 
     @property

@@ -75,8 +75,7 @@ def _hf_cached(spec: str) -> Path:
         raise ModelNotFoundError(
             f"model {spec!r} is not a local file and not in the local Hugging Face cache "
             f"(file {filename or HF_DEFAULT_FILENAME!r}); fetch it beforehand, e.g. "
-            f"`huggingface-cli download {repo_id} {filename or HF_DEFAULT_FILENAME}` "
-            f"({type(exc).__name__}: {exc})"
+            f"`huggingface-cli download {repo_id} {filename or HF_DEFAULT_FILENAME}` ({type(exc).__name__})"
         ) from exc
 
 
@@ -85,7 +84,9 @@ def resolve_model(model: str | Path) -> Path:
     if isinstance(model, Path):
         if model.is_file():
             return model.resolve()
-        raise ModelNotFoundError(f"model file {model} does not exist")
+        raise ModelNotFoundError(f"cannot load fastText model from {model}: no such file")
+    if not model.strip():
+        raise ModelNotFoundError("empty model name (give 'default', 'lid176' or a model file)")
     if model == "default":
         return default_model_path()
     if model in ("lid176", "lid.176"):
@@ -98,10 +99,15 @@ def resolve_model(model: str | Path) -> Path:
     p = Path(model).expanduser()
     if p.is_file():
         return p.resolve()
+    if p.is_dir():
+        raise ModelNotFoundError(f"cannot load fastText model from {model}: a folder, not a model file")
     if "/" in model and not model.startswith((".", "/", "~")) and model.count("/") == 1:
         return _hf_cached(model)
+    if "/" in model or "\\" in model or p.suffix in (".bin", ".ftz"):
+        raise ModelNotFoundError(f"cannot load fastText model from {model}: no such file")
     raise ModelNotFoundError(
-        f"model {model!r}: not 'default'/'lid176', not an existing file, not a hub id"
+        f"unknown model {model!r}: not 'default', 'lid176', 'consentcrawl', an existing file "
+        "or a Hugging Face hub id (owner/name)"
     )
 
 
@@ -119,38 +125,156 @@ def resolve_models(model: str | Path) -> tuple[Path, ...]:
     return (resolve_model(model),)
 
 
-def read_fasttext_labels(path: Path) -> list[str]:
-    """Labels of a fastText ``.bin``/``.ftz`` file, read from its dictionary header.
+class InvalidModelError(ValueError):
+    """A file fastText must not be given: it would fail, allocate gigabytes or crash the process."""
 
-    Why: ``fasttext-predict`` has no ``get_labels``; the binary format is stable (version 12):
-    magic, version, 12 int32 + 1 double of args, then the dictionary (words first, then labels,
-    each a NUL-terminated string + int64 count + int8 type).
+
+_MODEL_SUP = 3  # fastText's model_name::sup: only classifiers identify languages
+_LOSSES = (1, 2, 3, 4)  # hs, ns, softmax, ova
+_KSUB = 256  # centroids per sub-quantizer in fastText's ProductQuantizer
+
+
+class _Reader:
+    """Sequential reads of a model file that never run past its end (fastText's reader does)."""
+
+    def __init__(self, fh: Any, size: int) -> None:
+        self.fh, self.size, self.pos = fh, size, 0
+
+    def take(self, n: int, what: str) -> bytes:
+        if n < 0 or self.pos + n > self.size:
+            raise InvalidModelError(f"truncated or corrupt: the file ends inside the {what}")
+        data = self.fh.read(n)
+        if len(data) != n:
+            raise InvalidModelError(f"truncated: the file ends inside the {what}")
+        self.pos += n
+        return data
+
+    def skip(self, n: int, what: str) -> None:
+        if n < 0 or self.pos + n > self.size:
+            raise InvalidModelError(f"truncated or corrupt: the file ends inside the {what}")
+        self.fh.seek(n, 1)
+        self.pos += n
+
+    def unpack(self, fmt: str, what: str) -> tuple[Any, ...]:
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt), what))
+
+
+def _skip_dense(r: _Reader, rows: int | None, dim: int, what: str) -> None:
+    m, n = r.unpack("<qq", f"{what} header")
+    if n != dim or m < 0 or (rows is not None and m != rows):
+        raise InvalidModelError(f"corrupt {what} ({m} x {n}, expected {rows if rows is not None else 'N'} x {dim})")
+    r.skip(m * n * 4, what)
+
+
+def _skip_pq(r: _Reader, dim: int, what: str) -> int:
+    pq_dim, nsubq, dsub, lastdsub = r.unpack("<iiii", f"{what} quantizer")
+    if pq_dim != dim or nsubq < 1 or dsub < 1 or lastdsub < 1 or (nsubq - 1) * dsub + lastdsub != dim:
+        raise InvalidModelError(f"corrupt {what} quantizer")
+    r.skip(dim * _KSUB * 4, f"{what} centroids")
+    return nsubq
+
+
+def _skip_quant(r: _Reader, rows: int | None, dim: int, what: str) -> None:
+    (qnorm,) = r.unpack("<?", f"{what} header")
+    m, n, codesize = r.unpack("<qqi", f"{what} header")
+    if n != dim or m < 0 or (rows is not None and m != rows):
+        raise InvalidModelError(f"corrupt {what} ({m} x {n}, expected {rows if rows is not None else 'N'} x {dim})")
+    r.skip(codesize, f"{what} codes")
+    if codesize != m * _skip_pq(r, dim, what):
+        raise InvalidModelError(f"corrupt {what} (code size)")
+    if qnorm:
+        r.skip(m, f"{what} norms")
+        _skip_pq(r, 1, f"{what} norm")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a fastText file's structure says, read without fastText."""
+
+    labels: list[str]
+    quantized: bool
+    dim: int
+
+
+def inspect_fasttext(path: Path) -> ModelInfo:
+    """Walk the whole binary layout (version 11/12) and check every size against the file.
+
+    Why: fastText's loader trusts the file. A text file is refused politely, but a truncated or
+    crafted one makes it divide by zero (SIGFPE kills the worker) or allocate gigabytes. The
+    layout: magic, version, 12 int32 + 1 double of args; the dictionary (size, nwords, nlabels,
+    ntokens, prune-index size, then NUL-terminated entries with int64 count + int8 type, then
+    the prune index); a quantized flag and the input matrix; a qout flag and the output matrix.
     """
-    with path.open("rb") as f:
-        head = f.read(8 + 56 + 28)
-        magic, version = struct.unpack_from("<ii", head, 0)
+    with path.open("rb") as fh:
+        r = _Reader(fh, path.stat().st_size)
+        if r.size < 8:
+            raise InvalidModelError("not a fastText model file")
+        magic, version = r.unpack("<ii", "header")
         if magic != _FASTTEXT_MAGIC:
-            raise ValueError(f"{path} is not a fastText model (bad magic)")
-        size, nwords, nlabels, _ntokens, _prune = struct.unpack_from("<iiiqq", head, 64)
-        buf = b""
-        pos = 0
+            raise InvalidModelError("not a fastText model file")
+        if version not in (11, 12):
+            raise InvalidModelError(f"unsupported fastText format version {version}")
+        args = r.unpack("<12id", "arguments")
+        dim, _ws, _epoch, _min_count, _neg, word_ngrams, loss, model, bucket, minn, maxn, _lr_update = args[:12]
+        if model != _MODEL_SUP:
+            raise InvalidModelError("a fastText word-vector model, not a classifier (no language labels)")
+        if version == 11:
+            maxn = 0  # fastText does the same for old supervised models
+        if not 0 < dim <= 1 << 16 or loss not in _LOSSES or bucket < 0 or minn < 0 or maxn < 0:
+            raise InvalidModelError("corrupt arguments block")
+        if bucket == 0 and (maxn > 0 or word_ngrams > 1):
+            raise InvalidModelError("corrupt arguments block (subwords without hash buckets)")
+        size, nwords, nlabels, _ntokens, prune = r.unpack("<iiiqq", "dictionary header")
+        if nwords < 0 or nlabels < 1 or size != nwords + nlabels or prune < -1:
+            raise InvalidModelError(f"corrupt dictionary ({nwords} words, {nlabels} labels)"
+                                    if nlabels >= 1 else "no labels in the dictionary")
+        if r.pos + size * 10 > r.size:  # each entry takes at least 10 bytes
+            raise InvalidModelError(f"truncated or corrupt: {size} dictionary entries cannot fit in {r.size} bytes")
         labels: list[str] = []
+        buf, pos = b"", 0
         for i in range(size):
             while True:
                 nul = buf.find(b"\0", pos)
                 if nul != -1 and nul + 10 <= len(buf):
                     break
-                chunk = f.read(1 << 20)
+                chunk = fh.read(1 << 20)
                 if not chunk:
-                    raise ValueError(f"{path}: truncated dictionary")
-                buf = buf[pos:] + chunk
-                pos = 0
+                    raise InvalidModelError("truncated dictionary")
+                buf, pos = buf[pos:] + chunk, 0
+            if (buf[nul + 9] == 1) != (i >= nwords):
+                raise InvalidModelError("corrupt dictionary (words and labels out of order)")
             if i >= nwords:
                 labels.append(buf[pos:nul].decode("utf-8", "replace"))
-            pos = nul + 1 + 9
-        if len(labels) != nlabels:
-            raise ValueError(f"{path}: expected {nlabels} labels, read {len(labels)}")
-        return labels
+            pos = nul + 10
+        r.pos = fh.tell() - (len(buf) - pos)  # rewind to just after the last entry
+        fh.seek(r.pos)
+        prune_rows = max(prune, 0)
+        pairs = struct.unpack(f"<{2 * prune_rows}i", r.take(prune_rows * 8, "dictionary prune index"))
+        if any(not 0 <= row < prune_rows for row in pairs[1::2]):
+            raise InvalidModelError("corrupt dictionary prune index")  # fastText would read past its matrix
+        (quant_input,) = r.unpack("<?", "input flag")
+        if prune_rows and not quant_input:
+            raise InvalidModelError("corrupt (a pruned dictionary with a dense input matrix)")
+        rows = nwords + (prune_rows if prune_rows else bucket)
+        if quant_input:
+            _skip_quant(r, rows if not prune_rows else None, dim, "input matrix")
+        else:
+            _skip_dense(r, rows, dim, "input matrix")
+        (qout,) = r.unpack("<?", "output flag")
+        if quant_input and qout:
+            _skip_quant(r, nlabels, dim, "output matrix")
+        else:
+            _skip_dense(r, nlabels, dim, "output matrix")
+        return ModelInfo(labels, bool(quant_input), dim)
+
+
+def read_fasttext_labels(path: Path) -> list[str]:
+    """Labels of a fastText ``.bin``/``.ftz`` file, read from its dictionary header.
+
+    Why: ``fasttext-predict`` has no ``get_labels``; the binary format is stable (see
+    :func:`inspect_fasttext`, which also refuses files fastText would crash on).
+    """
+    return inspect_fasttext(path).labels
 
 
 def file_sha256(path: Path) -> str:
@@ -206,17 +330,22 @@ def load_fasttext(path: Path) -> LoadedModel:
             return cached
         import fasttext
 
+        # Checked before fastText sees the file: its loader crashes or exhausts memory on bad input.
+        try:
+            labels = [strip_prefix(x) for x in inspect_fasttext(path).labels]
+        except InvalidModelError as exc:
+            raise InvalidModelError(f"cannot load fastText model from {path}: {exc}") from exc
+        except OSError as exc:
+            raise InvalidModelError(f"cannot load fastText model from {path}: "
+                                    f"{exc.strerror or type(exc).__name__}") from exc
         if hasattr(fasttext, "FastText"):
             # The full fastText package prints a deprecation warning on load; silence it.
             fasttext.FastText.eprint = lambda *args, **kwargs: None
-        model = fasttext.load_model(str(path))
         try:
-            labels = [strip_prefix(x) for x in read_fasttext_labels(path)]
-        except (ValueError, struct.error):
-            get_labels = getattr(model, "get_labels", None)
-            if get_labels is None:
-                raise
-            labels = [strip_prefix(x) for x in get_labels()]
+            model = fasttext.load_model(str(path))
+        except (ValueError, RuntimeError, MemoryError) as exc:
+            raise InvalidModelError(f"cannot load fastText model from {path}: fastText refused it "
+                                    f"({str(exc).strip()[:200]})") from exc
         loaded = LoadedModel(path=path, model=model, labels=labels)
         _CACHE[path] = loaded
         return loaded

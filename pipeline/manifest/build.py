@@ -165,6 +165,21 @@ def sum_counts(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def reproducibility(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """`reproducible` and the records that make it false: the ones only a time limit decided.
+
+    Every other outcome is a function of the input bytes and the config (pipeline/extract.py), so
+    a rerun reproduces the dataset exactly unless a record is listed here. Sorted, so that the
+    manifest does not depend on which worker finished first.
+    """
+    records = sorted(
+        ({"id": str(u["id"]), "url": str(u["url"]), "source_offset": int(u["source_offset"]), "shard": int(r["index"])}
+         for r in results for u in r.get("unreproducible") or ()),
+        key=lambda u: (u["shard"], u["source_offset"], u["id"]),
+    )
+    return {"reproducible": not records, "unreproducible_records": records}
+
+
 def _label_set(langid: dict[str, Any], config: dict[str, Any]) -> list[str]:
     """The model's full label set (runner passes only its size); the model is cached per process."""
     if isinstance(langid.get("label_set"), list):
@@ -214,6 +229,7 @@ def build_manifest(
         ],
         "files": files,
         "counts": sum_counts([r for r in results if not r["failed"]]),
+        **reproducibility(results),
     }
     return seal(manifest)
 

@@ -2,6 +2,12 @@
 
 verify, sign, keygen, lookup, revoke, publish, report. Problems a user can fix raise
 `UsageError` (one line on stderr, exit 2); a dataset that fails verification exits 1.
+
+Where the line is drawn for `verify`: a path that is not a dataset at all (missing, a file, a
+folder without manifest.json) is a usage error, exit 2. A manifest.json that exists but cannot be
+read (not JSON, not an object, a 5,000-digit number, nesting 100,000 deep, wrong types) is a
+dataset that fails verification: one `FAIL manifest.json: ...` line and exit 1, as for any other
+tampering. The other commands refuse such a dataset with one line and exit 2.
 """
 
 from __future__ import annotations
@@ -21,9 +27,36 @@ class UsageError(ValueError):
 
 def _folder(path: str) -> Path:
     p = Path(path)
-    if not p.is_dir():
-        raise UsageError(f"dataset folder not found: {path}")
+    if p.is_dir():
+        return p
+    if p.exists():
+        raise UsageError(f"{path} is a file, not a dataset folder")
+    raise UsageError(f"dataset folder not found: {path}")
+
+
+def _dataset_folder(path: str) -> Path:
+    """A folder that at least claims to be a dataset: one that lacks manifest.json is the wrong argument."""
+    from pipeline.manifest.build import MANIFEST_NAME
+
+    p = _folder(path)
+    if not (p / MANIFEST_NAME).exists() and not (p / MANIFEST_NAME).is_symlink():
+        try:
+            what = "an empty folder" if not any(p.iterdir()) else "a folder without manifest.json"
+        except OSError:
+            what = "a folder without (readable) manifest.json"
+        raise UsageError(f"{path} is {what}, not a consentcrawl dataset")
     return p
+
+
+def _count(text: str) -> int:
+    """argparse type for --limit: a count, so never negative (a negative slice would hide rows)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
+    return n
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -53,7 +86,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from pipeline.manifest import verify
     from pipeline.manifest.build import SIGNATURE_NAME
 
-    folder = _folder(args.dir)
+    folder = _dataset_folder(args.dir)
     if args.pubkey:
         from pipeline.manifest.sign import load_public_key
 
@@ -85,7 +118,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
     from pipeline.manifest import verify
     from pipeline.manifest.sign import load_private_key, sign_dataset
 
-    folder = _folder(args.dir)
+    folder = _dataset_folder(args.dir)
     load_private_key(args.key)
     problems = verify(folder)
     if problems:
@@ -100,7 +133,7 @@ def cmd_lookup(args: argparse.Namespace) -> int:
     from pipeline.manifest.lookup import format_result, lookup
     from pipeline.manifest.targets import parse_target
 
-    folder = _folder(args.dir)
+    folder = _dataset_folder(args.dir)
     try:
         target = parse_target(args.query, args.kind)
     except ValueError as exc:
@@ -117,9 +150,13 @@ def cmd_lookup(args: argparse.Namespace) -> int:
 def cmd_revoke(args: argparse.Namespace) -> int:
     from pipeline.manifest.revoke import revoke
 
-    _folder(args.dir)
     if args.removals and (args.policy or args.as_of):
         raise UsageError("--policy and --as-of apply to --snapshot, not to --removals")
+    if args.as_of is not None:
+        from pipeline.manifest.revoke import check_as_of
+
+        check_as_of(args.as_of)  # before any dataset is read: a bad date is the cheapest thing to catch
+    _dataset_folder(args.dir)
     rep = revoke(args.dir, args.out, snapshot=args.snapshot, policy=args.policy, as_of=args.as_of,
                  removals=args.removals)
     for m in rep.malformed:
@@ -139,9 +176,11 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
 @_guard
 def cmd_publish(args: argparse.Namespace) -> int:
-    from pipeline.manifest.publish import publish
+    from pipeline.manifest.publish import check_date, publish
 
-    folder = _folder(args.dir)
+    if args.date is not None:
+        check_date(args.date)
+    folder = _dataset_folder(args.dir)
 
     def warn(msg: str) -> None:
         print(f"warning: {msg}", file=sys.stderr)
@@ -159,7 +198,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from pipeline.manifest.build import SIGNATURE_NAME
     from pipeline.manifest.report import report
 
-    folder = _folder(args.dir)
+    folder = _dataset_folder(args.dir)
     outputs = report(folder)
     print(f"wrote {folder / 'report' / 'index.html'} and {len(outputs) - 1} plot(s); listed in manifest.json")
     if (folder / SIGNATURE_NAME).exists():
@@ -189,7 +228,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="how to read QUERY (default: URL if it has a scheme or path, domain if it is eTLD+1, "
                         "else host)")
     p.add_argument("--json", action="store_true", help="print every matching row as JSON")
-    p.add_argument("--limit", type=int, default=20, help="rows shown per section (default 20)")
+    p.add_argument("--limit", type=_count, default=20, help="rows shown per section (default 20)")
     p.set_defaults(func=cmd_lookup)
 
     p = sub.add_parser("revoke", help="remove documents as a new dataset version (newer robots.txt or requests)")

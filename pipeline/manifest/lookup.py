@@ -16,8 +16,11 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
+from pipeline.manifest.build import MANIFEST_NAME
 from pipeline.manifest.dataset import Dataset, collect
+from pipeline.manifest.schema import ManifestError
 from pipeline.manifest.targets import Target, url_key
+from pipeline.manifest.verify import inside
 
 KEPT_COLUMNS = ["id", "url", "host", "lang", "script", "crawl_date", "content_sha256", "source_uri",
                 "source_record_id"]
@@ -82,8 +85,13 @@ def _robots_entries(ds: Dataset, target: Target) -> list[dict[str, Any]]:
     pred = bare == target.host
     if target.kind == "domain":
         pred = pred | bare.str.ends_with("." + target.host)
+    listed = {f["path"] for f in ds.manifest["files"]}
     for snap in ds.manifest["snapshots"]:
-        df = collect([ds.root / snap["path"]], pred, ["host", "fetched_at", "http_status", "entry_sha256"])
+        full = inside(ds.root, snap["path"]) if snap["path"] in listed else None
+        if full is None:  # only files the manifest lists and checksums, never a path leading elsewhere
+            raise ManifestError(f"{ds.root / MANIFEST_NAME}: snapshot path {str(snap['path'])[:200]!r} is not a "
+                                "file listed in the manifest (run `consentcrawl verify`)")
+        df = collect([full], pred, ["host", "fetched_at", "http_status", "entry_sha256"])
         for r in df.sort(["host", "fetched_at"]).head(50).to_dicts():
             r.pop("file", None)
             out.append({**r, "snapshot": snap["path"], "snapshot_id": snap["snapshot_id"],

@@ -582,10 +582,25 @@ def add_outputs(ds: Dataset, rels: list[str], drop_kinds: tuple[str, ...]) -> di
     return m
 
 
+def check_date(date: str) -> None:
+    """A real calendar date YYYY-MM-DD (croissant's datePublished); 2026-13-45 is refused, not published."""
+    import datetime as _dt
+
+    ok = bool(re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", date))
+    try:
+        ok = ok and _dt.date.fromisoformat(date).year >= 1
+    except ValueError:
+        ok = False
+    if not ok:
+        raise PublishError(f"publication date {date!r}: not a calendar date YYYY-MM-DD (--date)")
+
+
 def publish(folder: str | Path, *, name: str | None = None, license: str | None = None,
             description: str | None = None, url: str | None = None, date_published: str | None = None,
             with_report: bool = True, on_warning: Callable[[str], None] | None = None) -> list[str]:
     """Write croissant.json, README.md and report/; list them in the manifest. Returns their paths."""
+    if date_published is not None:
+        check_date(date_published)
     root = Path(folder)
     ds = Dataset.open(root)
     require_verified(root, (CROISSANT_NAME, CARD_NAME, "report/"))
@@ -598,8 +613,8 @@ def publish(folder: str | Path, *, name: str | None = None, license: str | None 
         url=url if url is not None else prev.get("url", ""),
         date_published=date_published if date_published is not None else prev.get("date_published", ""),
     )
-    if pub.date_published and not re.match(r"^\d{4}-\d{2}-\d{2}$", pub.date_published):
-        raise PublishError(f"date {pub.date_published!r}: expected YYYY-MM-DD")
+    if pub.date_published:
+        check_date(pub.date_published)
     ds.manifest["publication"] = pub.to_dict()
     crawl = _crawl_range(ds)
     outputs: list[str] = []

@@ -76,9 +76,14 @@ def _redact(msg: str) -> str:
 def read_removals(path: str | Path) -> RemovalList:
     """One URL, host or domain per line; '#' starts a comment line; bad lines are reported, not fatal."""
     p = Path(path)
+    if p.is_dir():
+        raise RevokeError(f"removal list {path} is a folder, not a file")
     if not p.is_file():
         raise RevokeError(f"removal list not found: {path}")
-    raw = p.read_bytes()
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise RevokeError(f"removal list {path}: cannot read ({exc.strerror or type(exc).__name__})") from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -136,10 +141,15 @@ def _decide_robots(ds: Dataset, snapshot_path: Path, policy_ref: str | None, as_
             ds.manifest["policy"], f"{ds.root / MANIFEST_NAME}: policy")
     except PolicyError as exc:
         raise RevokeError(str(exc)) from exc
+    if snapshot_path.is_dir():
+        raise RevokeError(f"robots snapshot {snapshot_path} is a folder, not a Parquet file")
     try:
         snap = load_snapshot(str(snapshot_path), as_of)
     except SnapshotError as exc:
         raise RevokeError(str(exc)) from exc
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:  # whatever the reader lets through
+        raise RevokeError(f"robots snapshot {snapshot_path} is not usable ({type(exc).__name__}: "
+                          f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''})") from exc
     robots = RobotsFilter(snap, policy)
     removed: dict[str, dict[str, Any]] = {}
     for path in ds.paths("data"):
@@ -228,6 +238,25 @@ def _update_counts(counts: dict[str, Any], ledger: list[dict[str, Any]], reason:
     return c
 
 
+_AS_OF = re.compile(r"[0-9]{4}-[0-9]{2}(?:-[0-9]{2}(?:[Tt ].*)?)?")
+
+
+def check_as_of(as_of: str) -> str:
+    """The inclusive fetched_at bound for `as_of`, or RevokeError: a typo must not silently apply no date."""
+    from pipeline.optout.snapshot import as_of_bound
+
+    text = as_of.strip()
+    # ASCII digits only (int() would read full-width ones) and a real year (calendar accepts year 0)
+    ok = text.isascii() and _AS_OF.fullmatch(text) is not None and int(text[:4]) >= 1
+    try:
+        bound = as_of_bound(text) if ok else ""
+    except ValueError:  # calendar.IllegalMonthError, datetime's range errors
+        bound = ""
+    if not bound:
+        raise RevokeError(f"--as-of {as_of!r}: not a date (expected YYYY-MM-DD, YYYY-MM or an ISO 8601 time)")
+    return bound
+
+
 def revoke(
     folder: str | Path,
     out: str | Path,
@@ -240,6 +269,8 @@ def revoke(
     """Write version N+1 of the dataset at `out`; the source folder is never modified."""
     if (snapshot is None) == (removals is None):
         raise RevokeError("give either a robots snapshot or a removal list")
+    if as_of is not None:
+        check_as_of(as_of)
     src, dest = Path(folder), Path(out)
     ds = Dataset.open(src)
     if dest.exists():
@@ -247,7 +278,10 @@ def revoke(
     if dest.resolve().is_relative_to(src.resolve()):
         raise RevokeError(f"{dest} is inside the dataset {src}: choose a folder outside it")
     if not dest.resolve().parent.is_dir():
-        raise RevokeError(f"parent folder of {dest} does not exist")
+        what = "is a file, not a folder" if dest.resolve().parent.exists() else "does not exist"
+        raise RevokeError(f"parent folder of {dest} {what}")
+    if not os.access(dest.resolve().parent, os.W_OK | os.X_OK):
+        raise RevokeError(f"parent folder of {dest} is not writable")
     problems = verify(src)
     if problems:
         raise RevokeError(f"{src} does not verify ({len(problems)} problem(s), first: {problems[0]}); "
@@ -300,6 +334,11 @@ def revoke(
         if problems:
             raise RevokeError(f"the new version did not verify ({problems[0]}); nothing was written")
         os.rename(tmp, dest)
+    except OSError as exc:  # disk full, permissions, a name the file system refuses: one line, nothing left
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = str(exc.strerror or exc or type(exc).__name__).splitlines()[0][:200]
+        raise RevokeError(f"cannot write the new version to {dest}: {reason}"
+                          + (f" ({str(exc.filename)[:200]})" if exc.filename else "")) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -100,21 +100,58 @@ def schema_problems(manifest: Any, limit: int = 20) -> list[str]:
     return out
 
 
+MAX_DEPTH = 64  # a real manifest nests 4 deep; deeper means crafted, and would overflow recursive code later
+
+
+def _no_constant(name: str) -> Any:
+    """NaN/Infinity are not JSON (RFC 8259); Python's json would accept them silently."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _too_deep(data: Any, limit: int = MAX_DEPTH) -> bool:
+    """Iterative depth check: recursion on attacker-controlled nesting is what we guard against."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth >= limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
 def read_manifest_json(folder: str | Path) -> dict[str, Any]:
-    """Parse DIR/manifest.json without validating it (ManifestError if absent or not JSON)."""
+    """Parse DIR/manifest.json without validating it (ManifestError if absent or not JSON).
+
+    Every way a crafted file can break Python's json module (int-digit limit, nesting that
+    exhausts the recursion limit, NaN/Infinity, unreadable bytes) ends here as one ManifestError.
+    """
     path = Path(folder) / MANIFEST_NAME
     if not Path(folder).is_dir():
         raise ManifestError(f"dataset folder not found: {folder}")
     if not path.is_file():
         raise ManifestError(f"{path}: no manifest.json in this folder (is it a consentcrawl dataset?)")
     try:
-        data = json.loads(path.read_text("utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from exc
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
+    except RecursionError as exc:
+        raise ManifestError(f"{path}: not a usable manifest (JSON nested too deep to read)") from exc
+    except ValueError as exc:  # int beyond sys.get_int_max_str_digits(), NaN/Infinity
+        raise ManifestError(f"{path}: not a usable manifest ({str(exc).split(';')[0]})") from exc
     if not isinstance(data, dict):
-        raise ManifestError(f"{path}: not a JSON object")
+        found = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(data), "a number")
+        raise ManifestError(f"{path}: not a JSON object (found {found})")
+    if _too_deep(data):
+        raise ManifestError(f"{path}: not a usable manifest (JSON nested more than {MAX_DEPTH} levels deep)")
     return data
 
 

@@ -25,19 +25,22 @@ STATE_DIRS = (".consentcrawl",)  # the runner's resume markers: run state, not d
 
 def inside(root: Path, rel: str) -> Path | None:
     """The file a manifest path names, or None if it could leave the folder (.., absolute, symlink)."""
+    if not isinstance(rel, str) or not rel or "\x00" in rel:
+        return None
     p = Path(rel)
-    if not rel or p.is_absolute() or ".." in p.parts or "\\" in rel or rel.startswith("/"):
+    if p.is_absolute() or ".." in p.parts or "\\" in rel or rel.startswith("/"):
         return None
     full = root / p
-    # every component, not only the last, must be a real directory/file inside root
-    cur = root
-    for part in p.parts:
-        cur = cur / part
-        if cur.is_symlink():
-            return None
     try:
+        # every component, not only the last, must be a real directory/file inside root
+        cur = root
+        for part in p.parts:
+            cur = cur / part
+            if cur.is_symlink():
+                return None
         full.resolve().relative_to(root.resolve())
-    except ValueError:
+        full.is_file()  # a crafted path can be too long for the OS: refuse it here, not in a later stat
+    except (OSError, ValueError):
         return None
     return full
 
@@ -46,7 +49,8 @@ def _check_file(root: Path, entry: dict[str, Any]) -> list[str]:
     rel = str(entry.get("path", ""))
     full = inside(root, rel)
     if full is None:
-        return [f"{rel}: path points outside the dataset folder or through a symlink (rejected)"]
+        return [f"{rel[:200]}: path points outside the dataset folder, through a symlink, or is not a usable "
+                "file name (rejected)"]
     if not full.is_file():
         return [f"{rel}: missing"]
     out: list[str] = []
