@@ -24,7 +24,7 @@ from typing import Any
 
 import dask
 from dask.distributed import Client, LocalCluster, as_completed
-from distributed.scheduler import KilledWorker
+from distributed.scheduler import KilledWorker, NoValidWorkerError, NoWorkerError
 
 from pipeline.config import ConfigError, RunConfig
 from pipeline.manifest import MANIFEST_NAME, build_manifest
@@ -334,6 +334,8 @@ def run_pipeline(
         raise OutputInUse(f"another consentcrawl run is writing into {out}; wait for it or choose another folder")
     state = check_output(out, config, resume)
     client = connect(scheduler) if scheduler else None
+    if client is not None:
+        client.run_on_scheduler(_default_no_workers_timeout, NO_WORKER_TIMEOUT)
     # The embedded cluster's worker processes spawn and import on a thread while the driver
     # prepares the output folder (and, on --resume, checks the finished shards).
     starting = None
@@ -399,6 +401,9 @@ def run_pipeline(
     return RunReport(where, manifest, results, wall, n_workers, failed, sorted(finished), notes)
 
 
+#: Failures the scheduler has already retried or waited out: submitting again would only repeat them.
+NOT_RETRIED = (KilledWorker, NoWorkerError, NoValidWorkerError)
+
 #: Shards in flight at once: bounds the driver's and the scheduler's memory for any crawl size.
 MAX_IN_FLIGHT = int(os.environ.get("CONSENTCRAWL_MAX_IN_FLIGHT", "2000"))
 
@@ -461,7 +466,7 @@ def _drive(
             else:  # KilledWorker, a shard's own error, a lost connection, ...
                 exc = outcome[1]
                 error = f"{type(exc).__name__}: {exc}"
-                if not isinstance(exc, KilledWorker) and attempts.get(i, 0) < config.retries:
+                if not isinstance(exc, NOT_RETRIED) and attempts.get(i, 0) < config.retries:
                     attempts[i] = attempts.get(i, 0) + 1
                     log.append({"event": "retry", "shard": i, "attempt": attempts[i], "error": error[:500]})
                     window.add(submit(i))
@@ -472,6 +477,16 @@ def _drive(
                 window.add(submit(nxt))
     results.sort(key=lambda r: r["index"])
     return results, failed, log
+
+
+def _default_no_workers_timeout(timeout: str | float, dask_scheduler: Any = None) -> float | None:
+    """Dask's own `no-workers-timeout` on an external scheduler that has none set (else left alone):
+    shards fail with NoWorkerError instead of waiting forever for workers that never come."""
+    from dask.utils import parse_timedelta
+
+    if dask_scheduler is not None and dask_scheduler.no_workers_timeout is None:
+        dask_scheduler.no_workers_timeout = parse_timedelta(timeout)
+    return getattr(dask_scheduler, "no_workers_timeout", None)
 
 
 def _serves_bokeh_dashboard() -> bool:

@@ -56,7 +56,7 @@ def test_a_scheduler_without_workers_fails_the_shards_instead_of_hanging(tmp_pat
     address, procs = start_dask(tmp_path, workers=0)
     try:
         report = run_pipeline(load_config(SAMPLE_CONFIG, {"output": str(tmp_path / "o")}), scheduler=address)
-        assert len(report.failed) == 5 and all("NoWorkers" in f for f in report.failed)
+        assert len(report.failed) == 5 and all("NoWorkerError" in f for f in report.failed)
         assert {i["status"] for i in report.manifest["inputs"]} == {"failed"}
     finally:
         stop_dask(procs)
