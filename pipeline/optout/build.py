@@ -1,34 +1,46 @@
 """Snapshot builders: Common Crawl robots.txt WARCs, published tables, merges; policy agent lists.
 
-Every builder returns `SnapshotRow`s and fills a `BuildReport`: what it read, what it rejected and
-why (counts plus a few examples per reason), what it noticed (capped bodies, followed redirects,
-duplicates). The report is printed by the CLI and stored in the snapshot's metadata, so a
-published snapshot says how it was made and what it left out. Bad rows never stop a build; only
+Every builder (`build_from_warc`, `build_from_table`, `merge_snapshots`, `write`) streams with
+bounded memory (one task per input file spilling runs, then an external reduce by host: see
+"Streaming" below) and fills a `BuildReport`: what it read, what it rejected and why (counts plus
+a few examples per reason), what it noticed (capped bodies, followed redirects, duplicates).
+The report is printed by the CLI and stored in the snapshot's metadata, so a published
+snapshot says how it was made and what it left out. Bad rows never stop a build; only
 an input that cannot be used at all (missing file, missing required columns) is a `BuildError`.
 """
 
 from __future__ import annotations
 
 import calendar
+import contextlib
 import csv
 import hashlib
 import io
 import itertools
 import json
 import math
+import os
 import re
+import shutil
 import sys
+import tempfile
+import uuid
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from pipeline.optout.snapshot import (
     BODY_CAP,
+    REQUIRED_COLUMNS,
+    SCHEMA,
     SnapshotError,
     SnapshotRow,
     as_of_bound,
@@ -36,8 +48,6 @@ from pipeline.optout.snapshot import (
     file_sha256,
     origin,
     read_snapshot_meta,
-    read_snapshot_rows,
-    write_snapshot,
 )
 
 #: RFC 9309 section 2.3.1.2: follow at least five consecutive redirects.
@@ -327,13 +337,376 @@ def _seconds(ts: str) -> float:
 
 
 # --------------------------------------------------------------------------------------------
-# Finishing: dedup, write
+# Streaming: spilled runs, an external reduce, one task per input
 # --------------------------------------------------------------------------------------------
+#
+# Every builder works in two stages so that memory does not grow with the input:
+#  1. map: one task per input file (in this process, or one Dask task each) reads its records or
+#     rows and spills them, a batch at a time, as numbered Parquet "runs" into a temporary folder
+#     (next to the output by default, so that workers of a cluster see it too): row runs without
+#     bodies, and body runs holding each distinct body of the batch once (keyed by sha256);
+#  2. reduce: DuckDB, with a memory limit and spilling to that folder, resolves redirects across
+#     all files (WARC), drops duplicate entries, sorts by (host, fetched_at, entry sha256), joins
+#     the bodies back and streams the sorted rows to the Parquet writer a row group at a time.
+# Batch sizes, worker counts and file order change nothing in the output: every choice in the
+# reduce has a total order (ties broken by the input order, as the in-memory builder did).
+
+#: Row groups of the written snapshot: pyarrow's default row count (so that small snapshots are
+#: byte-identical to what `write_snapshot` writes), and a byte bound on bodies
+#: (`StreamOptions.row_group_bytes`) so that a group never has to sit in memory whole.
+ROW_GROUP_ROWS = 1024 * 1024
+
+ROW_RUN = pa.schema([("host", pa.string()), ("fetched_at", pa.string()), ("http_status", pa.int32()),
+                     ("body_sha256", pa.string()), ("source", pa.string()), ("ord", pa.int64())])
+BODY_RUN = pa.schema([("body_sha256", pa.string()), ("bin", pa.int32()), ("off", pa.int64()),
+                      ("clen", pa.int32()), ("rlen", pa.int32())])
+#: One HTTP response of a WARC file. `cid` (input index << 40 | record offset) orders captures as
+#: the files were given and read; `tkey`/`why` are the redirect target's lookup key or why a 3xx
+#: cannot be followed; `target` is the Location resolved against the URL (for the source text).
+CAPTURE_RUN = pa.schema([("cid", pa.int64()), ("ukey", pa.string()), ("url", pa.string()),
+                         ("is_robots", pa.bool_()), ("host", pa.string()), ("date", pa.string()),
+                         ("secs", pa.int64()), ("status", pa.int32()), ("target", pa.string()),
+                         ("tkey", pa.string()), ("why", pa.string()), ("body_sha256", pa.string()),
+                         ("place", pa.string())])
+ORD_SHIFT = 40  # ords/cids: input index in the high bits, row number or byte offset below
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """Where a build runs and how much it holds at once; none of it changes the output's bytes."""
+
+    workers: int = 1
+    scheduler: str | None = None
+    batch_rows: int = 20_000
+    row_group_bytes: int = 32 * 1024 * 1024  # not on the CLI: it changes the file's layout (not its rows)
+    memory_limit: str = "1GB"
+    threads: int = 2
+    temp_dir: str | None = None
+
+
+def _store_host(host: str) -> str:
+    """The host as `SnapshotRow.finish` stores it (origin of an origin or of a bare domain)."""
+    return origin(host if "://" in host else f"https://{host}")
+
+
+class _Runs:
+    """Buffers rows of one schema and spills them as Parquet runs; bodies go straight to disk.
+
+    Each distinct body (per batch) is appended zstd-compressed to the task's own body file
+    (`<prefix>-bodies.bin`) and indexed in body runs (sha256, file number, offset, lengths), so the
+    reduce sorts small keys and reads each body back only when its row is written.
+    """
+
+    def __init__(self, run_dir: Path, index: int, schema: pa.Schema, options: StreamOptions) -> None:
+        self.run_dir, self.index, self.schema = run_dir, index, schema
+        self.prefix = f"p{index:06d}"
+        self.max_rows = max(1, options.batch_rows)
+        self.cols: dict[str, list[object]] = {n: [] for n in schema.names}
+        self.seen: set[str] = set()
+        self.index_cols: dict[str, list[object]] = {n: [] for n in BODY_RUN.names}
+        self.bin: io.BufferedWriter | None = None
+        self.bin_pos = 0
+        self.row_files: list[str] = []
+        self.body_files: list[str] = []
+
+    def body(self, digest: str, body: bytes) -> None:
+        if digest in self.seen:
+            return
+        self.seen.add(digest)
+        if self.bin is None:
+            self.bin = open(_bin_path(self.run_dir, self.index), "wb")  # noqa: SIM115 (closed in close())
+        packed = pa.compress(body, codec="zstd", asbytes=True)
+        self.bin.write(packed)
+        for col, v in zip(self.index_cols.values(), (digest, self.index, self.bin_pos, len(packed), len(body)),
+                          strict=True):
+            col.append(v)
+        self.bin_pos += len(packed)
+
+    def add(self, values: Sequence[object]) -> None:
+        for col, v in zip(self.cols.values(), values, strict=True):
+            col.append(v)
+        if len(self.cols["body_sha256"]) >= self.max_rows:
+            self.flush()
+
+    def add_row(self, row: SnapshotRow, ord_: int) -> None:
+        """A builder's row: its stored host and its capped body's digest (the body written once)."""
+        body = row.body[:BODY_CAP]
+        digest = hashlib.sha256(body).hexdigest()
+        self.body(digest, body)
+        self.add((_store_host(row.host), row.fetched_at, int(row.http_status), digest, row.source, ord_))
+
+    def _spill(self, table: pa.Table, kind: str, files: list[str]) -> None:
+        path = self.run_dir / f"{self.prefix}-{kind}-{len(files):05d}.parquet"
+        tmp = path.with_name(path.name + ".tmp")
+        pq.write_table(table, tmp, compression="zstd")
+        tmp.replace(path)
+        files.append(str(path))
+
+    def flush(self) -> None:
+        if self.cols["body_sha256"]:
+            self._spill(pa.Table.from_pydict(self.cols, schema=self.schema), "rows", self.row_files)
+            self.cols = {n: [] for n in self.schema.names}
+        if self.index_cols["body_sha256"]:
+            self._spill(pa.Table.from_pydict(self.index_cols, schema=BODY_RUN), "bodies", self.body_files)
+            self.index_cols = {n: [] for n in BODY_RUN.names}
+        self.seen = set()
+
+    def close(self) -> None:
+        self.flush()
+        if self.bin is not None:
+            self.bin.close()
+            self.bin = None
+
+
+def _bin_path(run_dir: Path, index: int) -> Path:
+    return run_dir / f"p{index:06d}-bodies.bin"
+
+
+@dataclass
+class _Part:
+    """What one map task hands back: its report and the run files it wrote."""
+
+    report: BuildReport
+    row_files: list[str]
+    body_files: list[str]
+
+
+def _part_runs(run_dir: str, index: int, schema: pa.Schema, options: StreamOptions) -> _Runs:
+    """A task's runs, after removing what an earlier attempt of the same task left behind."""
+    folder = Path(run_dir)
+    for old in folder.glob(f"p{index:06d}-*"):
+        old.unlink()
+    return _Runs(folder, index, schema, options)
+
+
+def _merge_reports(report: BuildReport, parts: Sequence[BuildReport]) -> None:
+    """Fold the tasks' reports into ``report`` in input order (the first examples win, as when serial)."""
+    for p in parts:
+        report.inputs.extend(p.inputs)
+        report.rows_in += p.rows_in
+        report.rejected.update(p.rejected)
+        report.notes.update(p.notes)
+        for reason, ex in p.examples.items():
+            mine = report.examples[reason]
+            mine.extend(ex[:max(0, EXAMPLES_PER_REASON - len(mine))])
+
+
+def _map(task: Callable[..., _Part], uris: Sequence[str], run_dir: Path, options: StreamOptions,
+         *args: object) -> list[_Part]:
+    """Run ``task(index, uri, run_dir, options, *args)`` per input: here, or one Dask task each."""
+    if options.workers <= 1 and not options.scheduler:
+        return [task(i, uri, str(run_dir), options, *args) for i, uri in enumerate(uris)]
+    from dask.distributed import Client
+
+    cluster = None
+    if options.scheduler:
+        client = Client(options.scheduler, timeout="30s")
+    else:
+        from pipeline.runner import _local_cluster
+
+        cluster = _local_cluster(options.workers)
+        client = Client(cluster)
+    try:
+        futures = [client.submit(task, i, uri, str(run_dir), options, *args, pure=False, retries=1,
+                                 key=f"robots-build-{task.__name__}-{i}-{uuid.uuid4().hex[:8]}")
+                   for i, uri in enumerate(uris)]
+        return list(client.gather(futures))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+@contextlib.contextmanager
+def _workspace(out: Path, options: StreamOptions) -> Iterator[Path]:
+    """A temporary folder for runs and DuckDB's spill files, removed afterwards whatever happens."""
+    base = Path(options.temp_dir) if options.temp_dir else out.parent
+    base.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=base))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _duckdb(folder: Path, options: StreamOptions):  # type: ignore[no-untyped-def]
+    """An in-memory DuckDB bounded by ``options.memory_limit``: beyond it, it spills to the workspace."""
+    import duckdb
+
+    (folder / "spill").mkdir(exist_ok=True)
+    con = duckdb.connect(":memory:", config={
+        "memory_limit": options.memory_limit, "threads": max(1, options.threads),
+        "temp_directory": str(folder / "spill"), "preserve_insertion_order": False})
+    con.execute("SET enable_progress_bar = false")  # the CLI prints its own summary
+    return con
+
+
+_SQL_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN"}
+
+
+def _load(con, table: str, schema: pa.Schema, files: Sequence[str]) -> None:  # type: ignore[no-untyped-def]
+    """CREATE TABLE ``table`` of ``schema`` filled from Parquet runs (empty when there are none)."""
+    cols = ", ".join(f"{n} {_SQL_TYPES[t]}" for n, t in zip(schema.names, schema.types, strict=True))
+    con.execute(f"CREATE TABLE {table} ({cols})")
+    if files:
+        con.execute(f"INSERT INTO {table} SELECT {', '.join(schema.names)} FROM read_parquet(?)", [list(files)])
+
+
+def _arrow_reader(con, sql: str, params: Sequence[object] = (), batch: int = 4096) -> pa.RecordBatchReader:  # type: ignore[no-untyped-def]
+    """Stream a query's result as Arrow batches (DuckDB 1.x and 2.x spell this differently)."""
+    rel = con.sql(sql, params=list(params) or None)
+    if hasattr(rel, "to_arrow_reader"):
+        return rel.to_arrow_reader(batch)
+    return rel.fetch_record_batch(batch)
+
+
+def _scalar(con, sql: str, params: Sequence[object] = ()) -> object:  # type: ignore[no-untyped-def]
+    rows = con.execute(sql, list(params)).fetchall()  # fetchall: DuckDB 2 refuses new work after a partial fetch
+    return rows[0][0] if rows else None
+
+
+def _finish(con, folder: Path, out: Path, made_by: str, report: BuildReport,  # type: ignore[no-untyped-def]
+            extra: Mapping[str, object] | None, as_of: str | None = None,
+            row_group_bytes: int = StreamOptions.row_group_bytes) -> dict[str, object]:
+    """From tables `rows` and `bodies` (the body index): drop duplicates (or keep the newest per host as of a date),
+    then write the snapshot sorted by (host, fetched_at, entry sha256); return its metadata.
+
+    Of identical entries the one with the smallest source is kept (then the first in input
+    order), so the file does not depend on the order of inputs or on how they were batched.
+    """
+    nl = "chr(10)"
+    con.execute(f"""CREATE TABLE keyed AS SELECT *, sha256(host || {nl} || fetched_at || {nl}
+                    || http_status::VARCHAR || {nl} || body_sha256) AS entry_sha256 FROM rows""")
+    if as_of is not None:
+        after = int(_scalar(con, "SELECT count(*) FROM keyed WHERE fetched_at > ?", [as_of]) or 0)
+        con.execute("""CREATE TABLE newest AS SELECT * FROM keyed WHERE fetched_at <= ?
+                       QUALIFY row_number() OVER (PARTITION BY host
+                                                  ORDER BY fetched_at DESC, entry_sha256 DESC, ord) = 1""", [as_of])
+        older = int(_scalar(con, "SELECT count(*) FROM keyed WHERE fetched_at <= ?", [as_of]) or 0)
+        older -= int(_scalar(con, "SELECT count(*) FROM newest") or 0)
+        if after:
+            report.note("entries-after-as-of-dropped", after)
+        if older:
+            report.note("older-entries-superseded", older)
+        con.execute("DROP TABLE keyed")
+        con.execute("ALTER TABLE newest RENAME TO keyed")
+    con.execute("""CREATE TABLE final AS SELECT * FROM keyed
+                   QUALIFY row_number() OVER (PARTITION BY host, fetched_at, entry_sha256 ORDER BY source, ord) = 1""")
+    n_in = int(_scalar(con, "SELECT count(*) FROM keyed") or 0)
+    n, date_min, date_max = con.execute("SELECT count(*), min(fetched_at), max(fetched_at) FROM final").fetchall()[0]
+    times = int(_scalar(con, "SELECT count(*) FROM (SELECT DISTINCT host, fetched_at FROM final)") or 0)
+    if n_in - n:
+        report.note("duplicate-entries-dropped", n_in - n)
+    if n - times:
+        report.note("same-host-same-time-different-content", n - times)
+    report.entries = int(n)
+    ids = hashlib.sha256()
+    for batch in _arrow_reader(con, "SELECT entry_sha256 FROM final ORDER BY host, fetched_at, entry_sha256",
+                               batch=65536):
+        ids.update("".join(f"{e}\n" for e in batch.column(0).to_pylist()).encode())
+    meta: dict[str, object] = {"snapshot_id": ids.hexdigest(), "entries": int(n), "date_min": date_min or "",
+                               "date_max": date_max or "", "made_by": made_by}
+    meta = {**{k: v for k, v in {**report.to_meta(), **(extra or {})}.items() if k not in meta}, **meta}
+    schema = SCHEMA.with_metadata({"consentcrawl.snapshot": json.dumps(meta, sort_keys=True)})
+    con.execute("""CREATE TABLE bodyidx AS SELECT * FROM bodies
+                   QUALIFY row_number() OVER (PARTITION BY body_sha256 ORDER BY bin, off) = 1""")
+    sql = """SELECT f.host, f.fetched_at, f.http_status, f.body_sha256, f.source, f.entry_sha256,
+                    b.bin, b.off, b.clen, b.rlen
+             FROM final f JOIN bodyidx b ON f.body_sha256 = b.body_sha256
+             ORDER BY f.host, f.fetched_at, f.entry_sha256"""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")  # two builds to one --out do not share it
+    written = 0
+    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer, _Bodies(folder) as bodies:
+        group: dict[str, list[object]] = {c: [] for c in SCHEMA.names}
+        size = 0
+        for batch in _arrow_reader(con, sql, batch=1024):  # keys only: bodies are read one at a time
+            cols = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+            for host, fetched, status, digest, source, esha, b, off, clen, rlen in zip(*cols, strict=True):
+                body = bodies.read(b, off, clen, rlen)
+                for c, v in zip(group.values(), (host, fetched, status, body, digest, source, esha), strict=True):
+                    c.append(v)
+                size += len(body)
+                if len(group["host"]) >= ROW_GROUP_ROWS or size >= row_group_bytes:
+                    written += _write_group(writer, group, schema)
+                    group, size = {c: [] for c in SCHEMA.names}, 0
+        if group["host"] or written == 0:
+            written += _write_group(writer, group, schema)
+    if written != n:
+        raise RuntimeError(f"wrote {written} rows of {n}: a body went missing between the runs")
+    tmp.replace(out)
+    return meta
+
+
+class _Bodies:
+    """Reads bodies back from the tasks' body files (a few kept open), in the order rows are written."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.fds: dict[int, int] = {}
+
+    def __enter__(self) -> _Bodies:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+
+    def _fd(self, bin_no: int) -> int:
+        fd = self.fds.pop(bin_no, None)
+        if fd is None:
+            if len(self.fds) >= 256:
+                os.close(self.fds.pop(next(iter(self.fds))))
+            fd = os.open(_bin_path(self.folder, bin_no), os.O_RDONLY)
+        self.fds[bin_no] = fd  # most recently used last
+        return fd
+
+    def read(self, bin_no: int, off: int, clen: int, rlen: int) -> bytes:
+        packed = os.pread(self._fd(bin_no), clen, off)
+        return pa.decompress(packed, decompressed_size=rlen, codec="zstd", asbytes=True)
+
+
+def _write_group(writer: pq.ParquetWriter, group: dict[str, list[object]], schema: pa.Schema) -> int:
+    """One row group (one contiguous table, as `pq.write_table` writes it)."""
+    table = pa.Table.from_pydict(group, schema=schema)
+    writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+    return table.num_rows
+
+
+def _reduce_rows(parts: Sequence[_Part], out: Path, folder: Path, made_by: str, report: BuildReport,
+                 options: StreamOptions, extra: Mapping[str, object] | None = None,
+                 as_of: str | None = None) -> dict[str, object]:
+    """The reduce of builders whose runs already hold final rows (tables, merges, in-memory rows)."""
+    con = _duckdb(folder, options)
+    try:
+        _load(con, "rows", ROW_RUN, [f for p in parts for f in p.row_files])
+        _load(con, "bodies", BODY_RUN, [f for p in parts for f in p.body_files])
+        return _finish(con, folder, out, made_by, report, extra, as_of, options.row_group_bytes)
+    finally:
+        con.close()
+
+
+def _rows_part(index: int, uri: str, run_dir: str, options: StreamOptions, rows: Iterable[SnapshotRow]) -> _Part:
+    runs = _part_runs(run_dir, index, ROW_RUN, options)
+    for n, row in enumerate(rows):
+        runs.add_row(row, (index << ORD_SHIFT) + n)
+    runs.close()
+    return _Part(BuildReport("part"), runs.row_files, runs.body_files)
+
+
+def write(rows: Iterable[SnapshotRow], out: Path, made_by: str, report: BuildReport,
+          extra: Mapping[str, object] | None = None, options: StreamOptions | None = None) -> dict[str, object]:
+    """Drop duplicate rows, then write the snapshot with the report in its metadata (spilling as needed)."""
+    options = options or StreamOptions()
+    with _workspace(out, options) as folder:
+        part = _rows_part(0, "", str(folder), options, rows)
+        return _reduce_rows([part], out, folder, made_by, report, options, extra)
 
 
 def _entry_key(row: SnapshotRow) -> tuple[str, str, str]:
     """(host origin, fetched_at, entry sha256) as the snapshot will store the row."""
-    host = origin(row.host if "://" in row.host else f"https://{row.host}")
+    host = _store_host(row.host)
     digest = hashlib.sha256(row.body[:BODY_CAP]).hexdigest()
     return host, row.fetched_at, entry_sha256(host, row.fetched_at, int(row.http_status), digest)
 
@@ -341,9 +714,8 @@ def _entry_key(row: SnapshotRow) -> tuple[str, str, str]:
 def dedup(rows: Iterable[SnapshotRow], report: BuildReport) -> list[SnapshotRow]:
     """Drop rows identical to another (same host, date, status and body), whatever their source.
 
-    Rows come back sorted by (host, date, entry sha256), so the result does not depend on input
-    order; of duplicates the one with the smallest source is kept. Two different entries for one
-    host at the same second are kept both and counted as a note.
+    In memory, for callers holding a few rows; `write` does the same out of core. Rows come back
+    sorted by (host, date, entry sha256); of duplicates the one with the smallest source is kept.
     """
     keyed = sorted(((*_entry_key(r), r.source, i), r) for i, r in enumerate(rows))
     out: list[SnapshotRow] = []
@@ -359,27 +731,9 @@ def dedup(rows: Iterable[SnapshotRow], report: BuildReport) -> list[SnapshotRow]
     return out
 
 
-def write(rows: Iterable[SnapshotRow], out: Path, made_by: str, report: BuildReport,
-          extra: Mapping[str, object] | None = None) -> dict[str, object]:
-    """Dedup, then write the snapshot with the report in its metadata."""
-    final = dedup(rows, report)
-    report.entries = len(final)
-    return write_snapshot(final, out, made_by, extra={**report.to_meta(), **(extra or {})})
-
-
 # --------------------------------------------------------------------------------------------
 # From WARC files (Common Crawl's robotstxt subset)
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Capture:
-    url: str
-    date: str
-    status: int
-    location: str
-    body_sha256: str
-    where: str
 
 
 def url_key(url: str) -> str:
@@ -397,12 +751,15 @@ def _clean_uri(uri: str | None) -> str:
     return uri[1:-1] if uri.startswith("<") and uri.endswith(">") else uri
 
 
-def _read_warc(uri: str, name: str, report: BuildReport, bodies: dict[str, bytes],
-               captures: list[_Capture]) -> None:
-    """Collect every HTTP response of one WARC file; bodies are kept once per distinct content."""
+def _warc_part(index: int, uri: str, run_dir: str, options: StreamOptions) -> _Part:
+    """Map task: every HTTP response of one WARC file as a capture run (bodies once per batch)."""
     import fsspec
     from fastwarc.warc import ArchiveIterator
 
+    report = BuildReport("part")
+    name = report.add_input(uri)
+    runs = _part_runs(run_dir, index, CAPTURE_RUN, options)
+    base = index << ORD_SHIFT
     pos = 0
     seen = 0
     try:
@@ -416,24 +773,27 @@ def _read_warc(uri: str, name: str, report: BuildReport, bodies: dict[str, bytes
                     report.note(f"skipped-{rtype}-records")
                     continue
                 try:
-                    cap = _capture(record, f"{name}@{pos}", report, bodies)
+                    cap = _capture(record, f"{name}@{pos}", report, runs)
                 except OSError:
                     raise  # the stream itself is broken: handled below for the whole file
                 except Exception as exc:  # one odd record must not end the file
                     report.reject("record-unreadable", f"{name}@{pos}", f"{type(exc).__name__}: {exc}"[:200])
                     continue
                 if cap is not None:
-                    captures.append(cap)
+                    runs.add((base + pos, *cap))
     except FileNotFoundError as exc:
         raise BuildError(f"WARC file not found: {uri}") from exc
     except OSError as exc:  # not a WARC, or unreadable from here on: the rest of the file is lost
         report.reject("warc-unreadable", f"{name}@{pos}", str(exc)[:200])
-        return
-    if seen == 0:
-        report.reject("warc-unreadable", name, "no WARC records")
+    else:
+        if seen == 0:
+            report.reject("warc-unreadable", name, "no WARC records")
+    runs.close()
+    return _Part(report, runs.row_files, runs.body_files)
 
 
-def _capture(record: object, where: str, report: BuildReport, bodies: dict[str, bytes]) -> _Capture | None:
+def _capture(record: object, where: str, report: BuildReport, runs: _Runs) -> tuple[object, ...] | None:
+    """The capture columns (after `cid`) of one response record; its body goes to ``runs``."""
     headers = record.headers  # type: ignore[attr-defined]
     url = _clean_uri(headers.get("WARC-Target-URI"))
     if not url:
@@ -476,84 +836,121 @@ def _capture(record: object, where: str, report: BuildReport, bodies: dict[str, 
         report.note("bodies-capped-at-500KiB")
         body = body[:BODY_CAP]
     digest = hashlib.sha256(body).hexdigest()
-    bodies.setdefault(digest, body)
-    return _Capture(url, fetched, int(status), (http.get("Location") or "").strip(), digest, where)
+    status = int(status)
+    location = (http.get("Location") or "").strip()
+    target = tkey = None
+    why = ""
+    if 300 <= status < 400:  # what following this redirect needs, worked out once here
+        if not location:
+            why = "no-location"
+        else:
+            try:
+                target = urljoin(url, location)
+                if urlsplit(target).scheme.lower() not in ("http", "https"):
+                    why = "non-http-target"
+                else:
+                    tkey = url_key(target)
+            except ValueError:  # e.g. an unbalanced IPv6 bracket
+                target, why = location, "bad-location"
+    robots = _is_robots_url(url)
+    runs.body(digest, body)
+    return (url_key(url), url, robots, _store_host(origin(url)) if robots else None, fetched, int(_seconds(fetched)),
+            status, target, tkey, why, digest, where)
 
 
-def _nearest(candidates: list[_Capture] | None, when: str) -> _Capture | None:
-    """The capture of a redirect target closest in time to the redirect (earlier wins a tie)."""
-    if not candidates:
-        return None
-    t = _seconds(when)
-    return min(candidates, key=lambda c: (abs(_seconds(c.date) - t), c.date, c.where))
+#: Redirect resolution over all captures, one hop per round (RFC 9309: at least 5 hops). A chain
+#: starts at each 3xx /robots.txt capture; each round closes chains that end (not a 3xx, or a 3xx
+#: that cannot be followed), takes for the others the capture of the target closest in time (then
+#: earliest date, smallest place, first read), and closes the chain as `uncaptured` or `loop`.
+_CHAIN_START = """
+CREATE TABLE chain AS
+SELECT cid AS start, [cid] AS ids, cid AS cur, status AS cur_status, secs AS cur_secs, tkey AS cur_tkey,
+       why AS cur_why, target AS cur_target, date AS max_date, '' AS hops, 0 AS nhops, NULL::VARCHAR AS done
+FROM caps WHERE is_robots AND status BETWEEN 300 AND 399
+"""
+_CHAIN_ROUND = [
+    """UPDATE chain SET done = CASE WHEN cur_status BETWEEN 300 AND 399 THEN cur_why ELSE '' END
+       WHERE done IS NULL AND (cur_status NOT BETWEEN 300 AND 399 OR cur_why <> '')""",
+    """CREATE OR REPLACE TABLE step AS
+       SELECT ch.start, c.cid, c.status, c.secs, c.tkey, c.why, c.target, c.date, c.url, c.place
+       FROM chain ch JOIN caps c ON c.ukey = ch.cur_tkey
+       WHERE ch.done IS NULL
+       QUALIFY row_number() OVER (PARTITION BY ch.start ORDER BY abs(c.secs - ch.cur_secs), c.date, c.place,
+                                                                 c.cid) = 1""",
+    """UPDATE chain SET done = 'uncaptured'
+       WHERE done IS NULL AND NOT EXISTS (SELECT 1 FROM step s WHERE s.start = chain.start)""",
+    """UPDATE chain SET done = 'loop' FROM step s
+       WHERE chain.start = s.start AND chain.done IS NULL AND list_contains(chain.ids, s.cid)""",
+    """UPDATE chain SET ids = list_append(ids, s.cid), cur = s.cid, cur_status = s.status, cur_secs = s.secs,
+              cur_tkey = s.tkey, cur_why = s.why, cur_target = s.target, max_date = greatest(max_date, s.date),
+              hops = hops || ' -> ' || cur_status::VARCHAR || ' ' || s.url || ' (warc:' || s.place || ')',
+              nhops = nhops + 1
+       FROM step s WHERE chain.start = s.start AND chain.done IS NULL""",
+]
+_CHAIN_END = """UPDATE chain SET done = CASE WHEN cur_status BETWEEN 300 AND 399 THEN 'too-many-redirects' ELSE '' END
+                WHERE done IS NULL"""
+#: One row per /robots.txt capture: as captured, or (3xx) with the end of its chain: the last
+#: hop's status and body, dated by the latest capture of the chain; or, unresolved, its own 3xx.
+_WARC_ROWS = """
+CREATE TABLE rows AS
+SELECT host, date AS fetched_at, status AS http_status, body_sha256, 'warc:' || place AS source, cid AS ord
+FROM caps WHERE is_robots AND status NOT BETWEEN 300 AND 399
+UNION ALL
+SELECT c.host,
+       CASE WHEN ch.done = '' THEN ch.max_date ELSE c.date END,
+       CASE WHEN ch.done = '' THEN f.status ELSE c.status END,
+       CASE WHEN ch.done = '' THEN f.body_sha256 ELSE c.body_sha256 END,
+       CASE WHEN ch.done = '' THEN 'warc:' || c.place || ch.hops
+            ELSE 'warc:' || c.place || ' (' || c.status::VARCHAR || ' unresolved: ' || ch.done
+                 || CASE WHEN ch.cur_target IS NULL THEN ')' ELSE ' -> ' || ch.cur_target || ')' END END,
+       c.cid
+FROM chain ch JOIN caps c ON c.cid = ch.start JOIN caps f ON f.cid = ch.cur
+"""
 
 
-def _resolve(cap: _Capture, index: dict[str, list[_Capture]], used: set[int]) -> tuple[_Capture, list[_Capture], str]:
-    """Follow captured redirects from ``cap``: (final capture, chain, why unresolved or "")."""
-    chain = [cap]
-    cur = cap
-    for _ in range(MAX_REDIRECTS):
-        if not 300 <= cur.status < 400:
-            return cur, chain, ""
-        if not cur.location:
-            return cur, chain, "no-location"
-        target = urljoin(cur.url, cur.location)
-        if urlsplit(target).scheme.lower() not in ("http", "https"):
-            return cur, chain, "non-http-target"
-        nxt = _nearest(index.get(url_key(target)), cur.date)
-        if nxt is None:
-            return cur, chain, "uncaptured"
-        if any(nxt is c for c in chain):
-            return cur, chain, "loop"
-        used.add(id(nxt))
-        chain.append(nxt)
-        cur = nxt
-    return cur, chain, "too-many-redirects" if 300 <= cur.status < 400 else ""
-
-
-def from_warc(uris: Sequence[str], report: BuildReport) -> list[SnapshotRow]:
-    """Rows from robots.txt WARC files: one per captured ``/robots.txt`` response, redirects followed.
+def build_from_warc(uris: Sequence[str], out: Path, made_by: str, report: BuildReport,
+                    options: StreamOptions | None = None) -> dict[str, object]:
+    """Write a snapshot from robots.txt WARC files: one entry per captured ``/robots.txt`` response.
 
     A 3xx whose Location was captured too (in any of the files) takes the status and body of the
     target, up to MAX_REDIRECTS hops, dated by the latest capture in the chain (the entry is only
     known once its last hop was fetched). A redirect that cannot be followed keeps its 3xx
-    status (RFC 9309 2.3.1.2: unresolved redirects count as "unavailable").
+    status (RFC 9309 2.3.1.2: unresolved redirects count as "unavailable"). Memory stays bounded
+    (see "Streaming" above); with ``options.workers``/``scheduler`` each file is one Dask task.
+    Inputs of which not one WARC record could be read are a BuildError (a usage error).
     """
-    bodies: dict[str, bytes] = {}
-    captures: list[_Capture] = []
+    options = options or StreamOptions()
     for uri in uris:
         if "://" not in uri and not Path(uri).is_file():
             raise BuildError(f"WARC file not found: {uri}")
-        name = report.add_input(uri)
-        _read_warc(uri, name, report, bodies, captures)
-    index: dict[str, list[_Capture]] = defaultdict(list)
-    for c in captures:
-        index[url_key(c.url)].append(c)
-    rows: list[SnapshotRow] = []
-    used: set[int] = set()
-    for cap in captures:
-        if not _is_robots_url(cap.url):
-            continue
-        used.add(id(cap))
-        final, chain, why = _resolve(cap, index, used)
-        host = origin(cap.url)
-        if why:
-            report.note(f"redirect-unresolved:{why}")
-            source = f"warc:{cap.where} ({cap.status} unresolved: {why}"
-            source += f" -> {urljoin(final.url, final.location)})" if final.location else ")"
-            rows.append(SnapshotRow(host, cap.date, cap.status, bodies[cap.body_sha256], source))
-            continue
-        source = f"warc:{cap.where}"
-        for prev, hop in zip(chain, chain[1:], strict=False):
-            source += f" -> {prev.status} {hop.url} (warc:{hop.where})"
-        if len(chain) > 1:
-            report.note("redirects-followed")
-        fetched = max(c.date for c in chain)
-        rows.append(SnapshotRow(host, fetched, final.status, bodies[final.body_sha256], source))
-    others = sum(1 for c in captures if id(c) not in used)
-    if others:
-        report.note("responses-not-robots-txt-ignored", others)
-    return rows
+    with _workspace(out, options) as folder:
+        parts = _map(_warc_part, uris, folder, options)
+        _merge_reports(report, [p.report for p in parts])
+        if report.rows_in == 0:
+            raise BuildError(f"not a WARC file: {uris[0]} (no WARC record could be read)" if len(uris) == 1 else
+                             f"not a WARC file: none of the {len(uris)} inputs (e.g. {uris[0]}) has a readable record")
+        con = _duckdb(folder, options)
+        try:
+            _load(con, "caps", CAPTURE_RUN, [f for p in parts for f in p.row_files])
+            _load(con, "bodies", BODY_RUN, [f for p in parts for f in p.body_files])
+            con.execute(_CHAIN_START)
+            for _ in range(MAX_REDIRECTS):
+                for sql in _CHAIN_ROUND:
+                    con.execute(sql)
+            con.execute(_CHAIN_END)
+            con.execute(_WARC_ROWS)
+            for why, n in con.execute("SELECT done, count(*) FROM chain WHERE done <> '' GROUP BY done").fetchall():
+                report.note(f"redirect-unresolved:{why}", int(n))
+            followed = int(_scalar(con, "SELECT count(*) FROM chain WHERE done = '' AND nhops > 0") or 0)
+            if followed:
+                report.note("redirects-followed", followed)
+            others = int(_scalar(con, """SELECT count(*) FROM caps WHERE NOT is_robots AND cid NOT IN
+                                         (SELECT unnest(ids) FROM chain)""") or 0)
+            if others:
+                report.note("responses-not-robots-txt-ignored", others)
+            return _finish(con, folder, out, made_by, report, None, None, options.row_group_bytes)
+        finally:
+            con.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -716,6 +1113,43 @@ def _json_objects(items: Iterable[tuple[int, object]], report: BuildReport, name
             report.reject("invalid-json", f"{name}:line {n}", detail)
 
 
+def _table_date(default_date: str | None) -> str | None:
+    if default_date is None:
+        return None
+    fallback = normalise_date(default_date)
+    if fallback is None:
+        raise BuildError(f"--date {default_date!r} is not a date (use YYYY-MM-DD or an ISO 8601 timestamp)")
+    return fallback
+
+
+def _check_tables(paths: Sequence[str]) -> None:
+    for path in paths:
+        if "://" not in path and not Path(path).is_file():
+            raise BuildError(f"table not found: {path}")
+        table_format(path)
+
+
+def _iter_table(path: str, report: BuildReport, overrides: Mapping[str, str], fallback: str | None,
+                source_label: str | None) -> Iterator[SnapshotRow]:
+    """The rows of one table file, read in a streaming way; rejected rows are counted in ``report``."""
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # robots.txt bodies can be megabytes
+    try:
+        fmt = table_format(path)
+        name = report.add_input(path, format=fmt)
+        names, it = _table_rows(path, fmt, report, name)
+        cols = choose_columns(names, overrides, need_date=fallback is None, where=path)
+        report.inputs[-1]["columns"] = cols
+        label = source_label or f"table:{name}"
+        for n, row in it:
+            report.rows_in += 1
+            made = _table_row(row, n, cols, fallback, label, name, report)
+            if made is not None:
+                yield made
+    finally:
+        csv.field_size_limit(old_limit)
+
+
 def from_table(paths: Sequence[str], report: BuildReport, *, default_date: str | None = None,
                columns: Mapping[str, str] | None = None, source_label: str | None = None) -> list[SnapshotRow]:
     """Rows from tables of (host or domain, body[, status, date]), such as published robots.txt crawls.
@@ -723,34 +1157,38 @@ def from_table(paths: Sequence[str], report: BuildReport, *, default_date: str |
     A domain without scheme becomes ``https://domain``; no status column means 200 (a body was
     published); rows without a date take ``default_date``. Rows with a missing or invalid host,
     a missing body, an unparsable date or an invalid status are rejected with their reason.
+    In memory: for small tables and tests; `build_from_table` streams.
     """
-    overrides = dict(columns or {})
-    fallback = None
-    if default_date is not None:
-        fallback = normalise_date(default_date)
-        if fallback is None:
-            raise BuildError(f"--date {default_date!r} is not a date (use YYYY-MM-DD or an ISO 8601 timestamp)")
-    old_limit = csv.field_size_limit()
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # robots.txt bodies can be megabytes
+    fallback = _table_date(default_date)
     rows: list[SnapshotRow] = []
-    try:
-        for path in paths:
-            if "://" not in path and not Path(path).is_file():
-                raise BuildError(f"table not found: {path}")
-            fmt = table_format(path)
-            name = report.add_input(path, format=fmt)
-            names, it = _table_rows(path, fmt, report, name)
-            cols = choose_columns(names, overrides, need_date=fallback is None, where=path)
-            report.inputs[-1]["columns"] = cols
-            label = source_label or f"table:{name}"
-            for n, row in it:
-                report.rows_in += 1
-                made = _table_row(row, n, cols, fallback, label, name, report)
-                if made is not None:
-                    rows.append(made)
-    finally:
-        csv.field_size_limit(old_limit)
+    for path in paths:
+        _check_tables([path])
+        rows.extend(_iter_table(path, report, dict(columns or {}), fallback, source_label))
     return rows
+
+
+def _table_part(index: int, uri: str, run_dir: str, options: StreamOptions, overrides: Mapping[str, str],
+                fallback: str | None, source_label: str | None) -> _Part:
+    """Map task: one table file's rows as runs."""
+    report = BuildReport("part")
+    runs = _part_runs(run_dir, index, ROW_RUN, options)
+    for n, row in enumerate(_iter_table(uri, report, overrides, fallback, source_label)):
+        runs.add_row(row, (index << ORD_SHIFT) + n)
+    runs.close()
+    return _Part(report, runs.row_files, runs.body_files)
+
+
+def build_from_table(paths: Sequence[str], out: Path, made_by: str, report: BuildReport, *,
+                     default_date: str | None = None, columns: Mapping[str, str] | None = None,
+                     source_label: str | None = None, options: StreamOptions | None = None) -> dict[str, object]:
+    """`from_table`, streaming: each table file is one task spilling runs; then the common reduce."""
+    options = options or StreamOptions()
+    fallback = _table_date(default_date)
+    _check_tables(paths)
+    with _workspace(out, options) as folder:
+        parts = _map(_table_part, paths, folder, options, dict(columns or {}), fallback, source_label)
+        _merge_reports(report, [p.report for p in parts])
+        return _reduce_rows(parts, out, folder, made_by, report, options)
 
 
 def _table_row(row: Mapping[str, object], n: int, cols: Mapping[str, str], fallback: str | None,
@@ -805,49 +1243,75 @@ def _table_row(row: Mapping[str, object], n: int, cols: Mapping[str, str], fallb
 # --------------------------------------------------------------------------------------------
 
 
-def merge(paths: Sequence[str], report: BuildReport, as_of: str | None = None) -> list[SnapshotRow]:
-    """All entries of several snapshots (identical ones once), or with ``as_of`` the latest per host.
+def _snapshot_batches(path: str) -> tuple[dict[str, object], int, Iterator[dict[str, object]]]:
+    """(metadata, row count, rows as stored) of a snapshot, read a row group at a time.
+
+    The same errors as `read_snapshot_rows` (missing, not Parquet, lacking a required column),
+    without holding the table.
+    """
+    meta = read_snapshot_meta(path)
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:
+        raise SnapshotError(f"robots snapshot {path} is not a readable Parquet file: {exc}") from exc
+    names = pf.schema_arrow.names
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise SnapshotError(f"robots snapshot {path} lacks column(s): {', '.join(missing)}")
+    present = [c for c in SCHEMA.names if c in names]
+
+    def rows() -> Iterator[dict[str, object]]:
+        for batch in pf.iter_batches(batch_size=1024, columns=present):
+            cols = {c: batch.column(c).to_pylist() for c in present}
+            for i in range(batch.num_rows):
+                yield {c: cols[c][i] if c in cols else None for c in SCHEMA.names}
+
+    return meta, pf.metadata.num_rows, rows()
+
+
+def _merge_part(index: int, uri: str, run_dir: str, options: StreamOptions) -> _Part:
+    """Map task: one snapshot's valid rows as runs (entries keep their date, status, body, source)."""
+    report = BuildReport("part")
+    try:
+        meta, count, stored = _snapshot_batches(uri)
+    except SnapshotError as exc:
+        raise BuildError(str(exc)) from exc
+    name = report.add_input(uri, snapshot_id=str(meta.get("snapshot_id", "")), entries=count)
+    runs = _part_runs(run_dir, index, ROW_RUN, options)
+    for i, r in enumerate(stored):
+        report.rows_in += 1
+        made = _snapshot_row(r, f"{name}:row {i + 1}", f"snapshot:{name}#{i + 1}", report)
+        if made is not None:
+            runs.add_row(made, (index << ORD_SHIFT) + i)
+    runs.close()
+    return _Part(report, runs.row_files, runs.body_files)
+
+
+def merge_snapshots(paths: Sequence[str], out: Path, made_by: str, report: BuildReport, as_of: str | None = None,
+                    options: StreamOptions | None = None) -> dict[str, object]:
+    """Write all entries of several snapshots (identical ones once), or with ``as_of`` the latest per host.
 
     Entries keep their dates, statuses, bodies and sources, so their entry sha256 (the evidence
     a dataset cites) is unchanged unless the stored row was inconsistent (then it is recomputed
     and counted). With ``as_of``, entries fetched after the cut-off are dropped and each host
-    keeps only its newest remaining entry: what `load_snapshot(path, as_of)` would use.
+    keeps only its newest remaining entry (of equal ones, the first in input order): what
+    `load_snapshot(path, as_of)` would use. Streams like the builders.
     """
+    options = options or StreamOptions()
     bound = None
     if as_of is not None:
         try:
             bound = as_of_bound(as_of)
         except ValueError as exc:
             raise BuildError(f"--as-of {as_of!r} is not a date: {exc}") from exc
-    rows: list[SnapshotRow] = []
     for path in paths:
-        try:
-            meta = read_snapshot_meta(path)
-            stored = read_snapshot_rows(path)
-        except SnapshotError as exc:
-            raise BuildError(str(exc)) from exc
-        name = report.add_input(path, snapshot_id=str(meta.get("snapshot_id", "")), entries=len(stored))
-        for i, r in enumerate(stored):
-            report.rows_in += 1
-            made = _snapshot_row(r, f"{name}:row {i + 1}", f"snapshot:{name}#{i + 1}", report)
-            if made is not None:
-                rows.append(made)
-    if bound is None:
-        return rows
-    latest: dict[str, tuple[tuple[str, str], SnapshotRow]] = {}
-    for row in rows:
-        host, fetched, esha = _entry_key(row)
-        if fetched > bound:
-            report.note("entries-after-as-of-dropped")
-            continue
-        prev = latest.get(host)
-        if prev is None or (fetched, esha) > prev[0]:
-            if prev is not None:
-                report.note("older-entries-superseded")
-            latest[host] = ((fetched, esha), row)
-        else:
-            report.note("older-entries-superseded")
-    return [r for _, r in latest.values()]
+        if "://" not in path and not Path(path).exists():
+            raise BuildError(f"robots snapshot not found: {path}")
+    with _workspace(out, options) as folder:
+        parts = _map(_merge_part, paths, folder, options)
+        _merge_reports(report, [p.report for p in parts])
+        extra = {"as_of": as_of} if as_of else None
+        return _reduce_rows(parts, out, folder, made_by, report, options, extra, bound)
 
 
 def _snapshot_row(r: Mapping[str, object], where: str, default_source: str,

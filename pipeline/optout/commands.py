@@ -63,23 +63,42 @@ def _columns(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _stream_options(args: argparse.Namespace) -> object:
+    """Where a build runs (here, an embedded cluster of N workers, or a scheduler) and how it spills."""
+    from pipeline.optout.build import StreamOptions
+
+    workers = getattr(args, "workers", None) or 1
+    if workers < 1:
+        raise UsageError("--workers must be at least 1")
+    scheduler = getattr(args, "scheduler", None)
+    if scheduler is not None and "://" not in scheduler:
+        raise UsageError(f"--scheduler {scheduler!r}: expected an address like tcp://HOST:PORT")
+    memory = getattr(args, "memory_limit", None) or StreamOptions.memory_limit
+    batch = getattr(args, "batch_rows", None) or StreamOptions.batch_rows
+    if batch < 1:
+        raise UsageError("--batch-rows must be at least 1")
+    return StreamOptions(workers=workers, scheduler=scheduler, memory_limit=memory, batch_rows=batch,
+                         temp_dir=getattr(args, "temp_dir", None))
+
+
 @_guard
 def cmd_build(args: argparse.Namespace) -> int:
     from pipeline import __version__
     from pipeline.optout import build
 
+    options = _stream_options(args)
+    out = Path(args.out)
     if args.from_warc:
         if args.date or args.column or args.source:
             raise UsageError("--date, --column and --source apply to --from-table, not to --from-warc")
         report = build.BuildReport("robots build --from-warc")
-        rows = build.from_warc(args.from_warc, report)
         made_by = f"consentcrawl {__version__} robots build --from-warc ({len(args.from_warc)} file(s))"
+        meta = build.build_from_warc(args.from_warc, out, made_by, report, options)
     else:
         report = build.BuildReport("robots build --from-table")
-        rows = build.from_table(args.from_table, report, default_date=args.date, columns=_columns(args.column),
-                                source_label=args.source)
         made_by = f"consentcrawl {__version__} robots build --from-table ({len(args.from_table)} file(s))"
-    meta = build.write(rows, Path(args.out), made_by, report)
+        meta = build.build_from_table(args.from_table, out, made_by, report, default_date=args.date,
+                                      columns=_columns(args.column), source_label=args.source, options=options)
     return _finish(report, meta, args.out)
 
 
@@ -126,11 +145,11 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from pipeline import __version__
     from pipeline.optout import build
 
+    options = _stream_options(args)
     report = build.BuildReport("robots merge")
-    rows = build.merge(args.snapshots, report, as_of=args.as_of)
     how = f" as of {args.as_of}" if args.as_of else ""
     made_by = f"consentcrawl {__version__} robots merge ({len(args.snapshots)} snapshot(s){how})"
-    meta = build.write(rows, Path(args.out), made_by, report, extra={"as_of": args.as_of} if args.as_of else None)
+    meta = build.merge_snapshots(args.snapshots, Path(args.out), made_by, report, as_of=args.as_of, options=options)
     return _finish(report, meta, args.out)
 
 
@@ -185,6 +204,20 @@ def _rule_text(r: dict[str, object], missing_host: str) -> str:
     }.get(str(basis), "")
 
 
+def _add_stream_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=None,
+                   help="read the inputs with N local Dask worker processes, one task per file (default: in process)")
+    p.add_argument("--scheduler", default=None,
+                   help="read the inputs on an existing Dask scheduler (tcp://HOST:PORT); the output's folder "
+                        "(or --temp-dir) must be shared with its workers")
+    p.add_argument("--memory-limit", dest="memory_limit", default=None,
+                   help="memory for the sort/merge before it spills to disk (DuckDB syntax, default 1GB)")
+    p.add_argument("--batch-rows", dest="batch_rows", type=int, default=None,
+                   help="rows a task holds before it spills a run (default 20000; the output does not depend on it)")
+    p.add_argument("--temp-dir", dest="temp_dir", default=None,
+                   help="folder for spilled runs (default: a hidden folder next to --out, removed afterwards)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `robots` with its subcommands to the top-level parser's subparsers."""
     robots = sub.add_parser("robots", help="build, fetch, merge and query robots.txt snapshots")
@@ -201,6 +234,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--column", action="append", metavar="ROLE=NAME",
                    help="table: use column NAME for ROLE (host, body, status, date, source); repeatable")
     p.add_argument("--source", help="table: provenance label stored in each row's source (default table:FILE)")
+    _add_stream_options(p)
     p.set_defaults(func=cmd_build)
 
     p = rsub.add_parser("fetch", help="fetch robots.txt files live (RFC 9309 rules, private addresses refused)")
@@ -224,6 +258,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="snapshot to write (Parquet)")
     p.add_argument("--as-of", dest="as_of",
                    help="keep per host only the newest entry fetched on or before this date")
+    _add_stream_options(p)
     p.set_defaults(func=cmd_merge)
 
     p = rsub.add_parser("check", help="decide URLs against a snapshot and policy, with the evidence")
