@@ -63,6 +63,7 @@ class RunConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     workers: int = 2
     retries: int = 2  # a shard that raised (a dropped connection, ...) is submitted again this often
+    robots_rules_cache_mib: int = 200  # compiled robots.txt rules kept per worker (LRU); 0: none
     base_dir: str = "."
     # sha256 of every file whose bytes decide outcomes (snapshots, language model, thresholds),
     # computed once by the driver at plan time: part of the config digest, checked by workers.
@@ -85,7 +86,8 @@ class RunConfig:
     def settings_dict(self) -> dict[str, Any]:
         """The config as written (paths, not file contents): what --resume must find unchanged."""
         d = self.to_dict()
-        for key in ("workers", "retries", "output", "base_dir", "digest", "settings_digest", "file_digests"):
+        for key in ("workers", "retries", "robots_rules_cache_mib", "output", "base_dir", "digest", "settings_digest",
+                    "file_digests"):
             d.pop(key)
         d["inputs"] = [self.display(u) for u in self.inputs]
         for key in _SNAPSHOT_KEYS:
@@ -118,8 +120,8 @@ def _digest(obj: Any) -> str:
 
 _SECTIONS: dict[str, type] = {"langid": LangIdConfig, "extract": ExtractConfig, "limits": LimitsConfig}
 _SNAPSHOT_KEYS = ("robots_snapshot", "tdmrep_snapshot", "aitxt_snapshot")
-_TOP_KEYS = {"inputs", "output", "policy", "robots_as_of", "workers", "retries", "input_prefix", *_SNAPSHOT_KEYS,
-             *_SECTIONS}
+_TOP_KEYS = {"inputs", "output", "policy", "robots_as_of", "workers", "retries", "input_prefix",
+             "robots_rules_cache_mib", *_SNAPSHOT_KEYS, *_SECTIONS}
 
 
 def _check_type(key: str, value: Any, expected: type | tuple[type, ...]) -> None:
@@ -345,6 +347,10 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
     _check_type("retries", retries, int)
     if retries < 0:
         raise ConfigError("config key 'retries': must be 0 or more")
+    rules_mib = data.get("robots_rules_cache_mib", 200)
+    _check_type("robots_rules_cache_mib", rules_mib, int)
+    if rules_mib < 0:
+        raise ConfigError("config key 'robots_rules_cache_mib': must be 0 or more")
     langid = _section("langid", data.get("langid"))
     langid = replace(langid, model=_resolve_model(langid.model, base),
                      thresholds=_resolve_path(langid.thresholds, base) if langid.thresholds else None)
@@ -372,6 +378,7 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
         limits=limits,
         workers=workers,
         retries=retries,
+        robots_rules_cache_mib=rules_mib,
         base_dir=str(base.resolve()),
     )
     check_output_folder(config)
@@ -447,7 +454,6 @@ def _file_digests(config: RunConfig) -> tuple[tuple[str, str], ...]:
     Also the config-time check that each is readable, so a broken file is one line before any
     output is touched, not a traceback in a worker.
     """
-    from pipeline.write import sha256_file
 
     out: dict[str, str] = {}
     for key in _SNAPSHOT_KEYS:
@@ -455,11 +461,21 @@ def _file_digests(config: RunConfig) -> tuple[tuple[str, str], ...]:
         if not path:
             continue
         _check_snapshot(key, path)
-        out[key] = sha256_file(Path(path))
+        out[key] = _snapshot_sha256(key, path)
     out["langid.model"], thresholds_sha = _check_langid(config.langid)
     if thresholds_sha:
         out["langid.thresholds"] = thresholds_sha
     return tuple(sorted(out.items()))
+
+
+def _snapshot_sha256(key: str, path: str) -> str:
+    """Hashed once per version of the file on this node (the digest is shared with its workers)."""
+    from pipeline.optout.snapshot import SnapshotError, current_sha256
+
+    try:
+        return current_sha256(path)
+    except SnapshotError as exc:
+        raise ConfigError(f"{key.split('_')[0]} snapshot {path} is not usable: {exc}") from None
 
 
 def _check_snapshot(key: str, path: str) -> None:

@@ -25,7 +25,7 @@ from pipeline.langfilter import LanguageStage
 from pipeline.optout.decide import RobotsFilter
 from pipeline.optout.policy import Policy
 from pipeline.optout.signals import SignalsFilter
-from pipeline.optout.snapshot import Snapshot, load_snapshot
+from pipeline.optout.snapshot import Snapshot, SnapshotError, load_snapshot
 from pipeline.storage import OutputFolder
 from pipeline.write import (
     DATA_SCHEMA,
@@ -86,31 +86,29 @@ def _snapshot(key: str, path: str | None, sha256: str | None, as_of: str | None)
     """The snapshot with exactly the planned bytes, or InputChanged: never other rules silently."""
     if not path:
         return None
-    snap = load_snapshot(path, as_of)
-    if sha256 and snap.file_sha256 != sha256:
-        load_snapshot.cache_clear()  # a long-lived worker saw an earlier version of this path
-        snap = load_snapshot(path, as_of)
-    if sha256 and snap.file_sha256 != sha256:
-        raise InputChanged(f"{key.replace('_', ' ')} {path} changed since the run was planned "
-                           f"(sha256 {sha256[:12]}… planned, {snap.file_sha256[:12]}… found)")
-    return snap
+    try:
+        return load_snapshot(path, as_of, sha256)
+    except SnapshotError as exc:
+        if "changed" in str(exc):
+            raise InputChanged(f"{key.replace('_', ' ')}: {exc}") from None
+        raise ShardError(str(exc)) from None
 
 
 def _optout_filters(config: RunConfig) -> tuple[RobotsFilter, SignalsFilter]:
     keys = ("robots_snapshot", "tdmrep_snapshot", "aitxt_snapshot")
-    return _filters(config.policy, config.robots_as_of,
+    return _filters(config.policy, config.robots_as_of, config.robots_rules_cache_mib,
                     *((getattr(config, k), config.file_sha256(k)) for k in keys))
 
 
 @lru_cache(maxsize=4)
-def _filters(policy: Policy, as_of: str | None, robots: tuple[str | None, str | None],
+def _filters(policy: Policy, as_of: str | None, rules_cache_mib: int, robots: tuple[str | None, str | None],
              tdmrep: tuple[str | None, str | None],
              aitxt: tuple[str | None, str | None]) -> tuple[RobotsFilter, SignalsFilter]:
     """Built once per worker process and content digest: a replaced file gets a new entry."""
     rsnap = _snapshot("robots_snapshot", *robots, as_of)
     signals = SignalsFilter(policy, rsnap, _snapshot("tdmrep_snapshot", *tdmrep, as_of),
                             _snapshot("aitxt_snapshot", *aitxt, as_of))
-    return RobotsFilter(rsnap, policy), signals
+    return RobotsFilter(rsnap, policy, rules_cache_bytes=rules_cache_mib * 1024 * 1024), signals
 
 
 def _language_stage(config: RunConfig) -> LanguageStage:

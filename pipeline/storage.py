@@ -93,6 +93,59 @@ class OutputFolder:
         base = Path(self.root)
         return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
 
+    def refresh(self) -> None:
+        """Forget cached listings of this folder (fsspec reuses one filesystem per process).
+
+        A stale entry would give an old size, or an old ETag that makes a read fail once the
+        object has been replaced. fsspec's invalidate_cache(path) keeps the sub-folders' entries.
+        """
+        if not self.remote:
+            return
+        self.fs.invalidate_cache(self.root)
+        cache = getattr(self.fs, "dircache", None)
+        if cache is not None:
+            for key in [k for k in cache if str(k).startswith(self.root + "/")]:
+                cache.pop(key, None)
+
+    def sizes(self) -> dict[str, int]:
+        """Every file below the folder with its size, from one listing (one request per page on a store).
+
+        The listing is read fresh: a cached one could hide a file changed since (verify must not).
+        """
+        if self.remote:
+            self.refresh()
+            found = self.fs.find(self.root, detail=True)
+            return {p[len(self.root) + 1:]: int(info.get("size") or 0) for p, info in sorted(found.items())
+                    if info.get("type", "file") == "file" and p.startswith(self.root + "/")}
+        base = Path(self.root)
+        return {p.relative_to(base).as_posix(): p.stat().st_size for p in sorted(base.rglob("*")) if p.is_file()}
+
+    def files_in(self, rel: str) -> list[str]:
+        """Names of the files directly in the sub-folder `rel` (empty if it does not exist)."""
+        if self.remote:
+            try:
+                found = self.fs.ls(self.full(rel), detail=True, refresh=True)
+            except FileNotFoundError:
+                return []
+            return sorted(str(i["name"]).rstrip("/").rsplit("/", 1)[-1] for i in found if i.get("type") == "file")
+        try:
+            return sorted(e.name for e in os.scandir(self.full(rel)) if e.is_file())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def open(self, rel: str) -> Any:
+        """A binary file object for reading (seekable: Parquet readers fetch the footer first)."""
+        if self.remote:
+            return self.fs.open(self.full(rel), "rb")
+        return open(self.full(rel), "rb")
+
+    @property
+    def name(self) -> str:
+        """The folder's own name (a default dataset name)."""
+        if self.remote:
+            return self.root.rsplit("/", 1)[-1]
+        return Path(self.root).resolve().name
+
     def sha256(self, rel: str) -> str:
         h = hashlib.sha256()
         opener = self.fs.open if self.remote else open

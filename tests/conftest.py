@@ -17,6 +17,14 @@ def shared_path(*parts: str) -> Path:
     return p
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _snapshot_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Snapshot indexes go to a folder of this test session, not the user's ~/.cache (workers inherit it)."""
+    import os
+
+    os.environ.setdefault("CONSENTCRAWL_CACHE_DIR", str(tmp_path_factory.mktemp("consentcrawl-cache")))
+
+
 @pytest.fixture
 def shared() -> Path:
     if not SHARED.exists():

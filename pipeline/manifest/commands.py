@@ -34,10 +34,38 @@ def _folder(path: str) -> Path:
     raise UsageError(f"dataset folder not found: {path}")
 
 
-def _dataset_folder(path: str) -> Path:
-    """A folder that at least claims to be a dataset: one that lacks manifest.json is the wrong argument."""
+def _remote_dataset(url: str) -> str:
+    """The same refusals for a folder on a store (an empty prefix and a missing one are alike there)."""
     from pipeline.manifest.build import MANIFEST_NAME
+    from pipeline.storage import OutputFolder
 
+    try:
+        folder = OutputFolder(url)
+        folder.refresh()
+        if folder.exists(MANIFEST_NAME):
+            return url
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"{url} is a file, not a dataset folder")
+        if not folder.list_top():
+            raise UsageError(f"dataset folder not found: {url}")
+    except (OSError, ValueError, ImportError) as exc:  # no such bucket, no credentials, no s3fs, bad URL
+        if isinstance(exc, UsageError):
+            raise
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"cannot open {url}: {detail}") from exc
+    raise UsageError(f"{url} is a folder without manifest.json, not a consentcrawl dataset")
+
+
+def _dataset_folder(path: str) -> Path | str:
+    """A folder that at least claims to be a dataset: one that lacks manifest.json is the wrong argument.
+
+    A local folder comes back as a Path, an fsspec URL (s3://…) as the URL.
+    """
+    from pipeline.manifest.build import MANIFEST_NAME
+    from pipeline.storage import is_remote
+
+    if is_remote(path):
+        return _remote_dataset(path)
     p = _folder(path)
     if not (p / MANIFEST_NAME).exists() and not (p / MANIFEST_NAME).is_symlink():
         try:
@@ -46,6 +74,23 @@ def _dataset_folder(path: str) -> Path:
             what = "a folder without (readable) manifest.json"
         raise UsageError(f"{path} is {what}, not a consentcrawl dataset")
     return p
+
+
+def _local_only(folder: Path | str, command: str) -> Path:
+    """revoke and sign write next to a local manifest; a store is refused in one line."""
+    if isinstance(folder, str):
+        raise UsageError(f"{command} works on a local folder, not {folder}: copy it locally first")
+    return folder
+
+
+def _has_file(folder: Path | str, name: str) -> bool:
+    from pipeline.storage import OutputFolder
+
+    return (folder / name).exists() if isinstance(folder, Path) else OutputFolder(folder).exists(name)
+
+
+def _join(folder: Path | str, *parts: str) -> str:
+    return str(Path(folder, *parts)) if isinstance(folder, Path) else "/".join([folder.rstrip("/"), *parts])
 
 
 def _count(text: str) -> int:
@@ -99,7 +144,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     signed = " and its signature" if args.pubkey else ""
     print(f"{args.dir}: OK, every file matches manifest.json{signed}")
-    if not args.pubkey and (folder / SIGNATURE_NAME).exists():
+    if not args.pubkey and _has_file(folder, SIGNATURE_NAME):
         print(f"note: {SIGNATURE_NAME} present but not checked (pass --pubkey)")
     return EXIT_OK
 
@@ -118,7 +163,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
     from pipeline.manifest import verify
     from pipeline.manifest.sign import load_private_key, sign_dataset
 
-    folder = _dataset_folder(args.dir)
+    folder = _local_only(_dataset_folder(args.dir), "sign")
     load_private_key(args.key)
     problems = verify(folder)
     if problems:
@@ -156,7 +201,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
         from pipeline.manifest.revoke import check_as_of
 
         check_as_of(args.as_of)  # before any dataset is read: a bad date is the cheapest thing to catch
-    _dataset_folder(args.dir)
+    _local_only(_dataset_folder(args.dir), "revoke")
     rep = revoke(args.dir, args.out, snapshot=args.snapshot, policy=args.policy, as_of=args.as_of,
                  removals=args.removals)
     for m in rep.malformed:
@@ -200,9 +245,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     folder = _dataset_folder(args.dir)
     outputs = report(folder)
-    print(f"wrote {folder / 'report' / 'index.html'} and {len(outputs) - 1} plot(s); listed in manifest.json")
-    if (folder / SIGNATURE_NAME).exists():
-        print(f"warning: {folder / SIGNATURE_NAME} no longer matches manifest.json: sign it again", file=sys.stderr)
+    print(f"wrote {_join(folder, 'report', 'index.html')} and {len(outputs) - 1} plot(s); listed in manifest.json")
+    if _has_file(folder, SIGNATURE_NAME):
+        print(f"warning: {_join(folder, SIGNATURE_NAME)} no longer matches manifest.json: sign it again",
+              file=sys.stderr)
     return EXIT_OK
 
 

@@ -3,7 +3,8 @@
 Answers from the files the manifest lists: kept rows in data/, exclusion-ledger rows in
 excluded/ (reason, agent, robots.txt rule and line, snapshot entry), robots.txt entries of the
 snapshots shipped with the dataset. Reads only the `host` column first (Parquet row-group
-statistics and polars predicate pushdown skip the rest), then the few columns it prints.
+statistics and polars predicate pushdown skip the rest), then the few columns it prints. A
+dataset on a store (s3://…) is read the same way through fsspec and pyarrow (dataset.py).
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from pipeline.manifest.build import MANIFEST_NAME
-from pipeline.manifest.dataset import Dataset, collect
+from pipeline.manifest.dataset import Dataset
 from pipeline.manifest.schema import ManifestError
 from pipeline.manifest.targets import Target, url_key
-from pipeline.manifest.verify import inside
+from pipeline.manifest.verify import inside, safe_relpath
 
 KEPT_COLUMNS = ["id", "url", "host", "lang", "script", "crawl_date", "content_sha256", "source_uri",
                 "source_record_id"]
@@ -60,18 +60,17 @@ class LookupResult:
         }
 
 
-def _has_domain_column(paths: list[Path]) -> bool:
-    return bool(paths) and "domain" in pq.read_schema(paths[0]).names
+def _has_domain_column(ds: Dataset, rels: list[str]) -> bool:
+    return bool(rels) and "domain" in ds.read_schema(rels[0]).names
 
 
 def _rows(ds: Dataset, kind: str, target: Target, columns: list[str]) -> list[dict[str, Any]]:
-    paths = ds.paths(kind)
-    pred = target.host_predicate(_has_domain_column(paths))
-    df = collect(paths, pred, columns)
+    rels = ds.rels(kind)
+    domain_column = _has_domain_column(ds, rels)
+    df = ds.collect(rels, target.host_predicate(domain_column), columns, target.host_filter(domain_column))
     if df.is_empty():
         return []
-    rel = {str(p): e["path"] for p, e in zip(paths, ds.entries(kind), strict=True)}
-    return df.sort("url", "id").with_columns(pl.col("file").replace_strict(rel, default=pl.col("file"))).to_dicts()
+    return df.sort("url", "id").to_dicts()
 
 
 def _snapshot_ids(ds: Dataset) -> dict[str, str]:
@@ -87,11 +86,11 @@ def _robots_entries(ds: Dataset, target: Target) -> list[dict[str, Any]]:
         pred = pred | bare.str.ends_with("." + target.host)
     listed = {f["path"] for f in ds.manifest["files"]}
     for snap in ds.manifest["snapshots"]:
-        full = inside(ds.root, snap["path"]) if snap["path"] in listed else None
-        if full is None:  # only files the manifest lists and checksums, never a path leading elsewhere
-            raise ManifestError(f"{ds.root / MANIFEST_NAME}: snapshot path {str(snap['path'])[:200]!r} is not a "
+        usable = snap["path"] in listed and (safe_relpath(snap["path"]) if ds.remote else inside(ds.root, snap["path"]))
+        if not usable:  # only files the manifest lists and checksums, never a path leading elsewhere
+            raise ManifestError(f"{ds.where(MANIFEST_NAME)}: snapshot path {str(snap['path'])[:200]!r} is not a "
                                 "file listed in the manifest (run `consentcrawl verify`)")
-        df = collect([full], pred, ["host", "fetched_at", "http_status", "entry_sha256"])
+        df = ds.collect([snap["path"]], pred, ["host", "fetched_at", "http_status", "entry_sha256"])
         for r in df.sort(["host", "fetched_at"]).head(50).to_dicts():
             r.pop("file", None)
             out.append({**r, "snapshot": snap["path"], "snapshot_id": snap["snapshot_id"],
@@ -100,7 +99,7 @@ def _robots_entries(ds: Dataset, target: Target) -> list[dict[str, Any]]:
 
 
 def lookup(folder: str | Path, target: Target) -> LookupResult:
-    """Everything the dataset knows about `target`."""
+    """Everything the dataset knows about `target`; `folder` may be an fsspec URL."""
     ds = Dataset.open(folder)
     res = LookupResult(target, ds.version, ds.manifest["merkle_root"], len(ds.manifest["inputs"]))
     kept = _rows(ds, "data", target, KEPT_COLUMNS)

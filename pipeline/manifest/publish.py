@@ -4,7 +4,8 @@ Both are generated from the manifest (and a scan of the crawl dates), never writ
 they cannot drift from the data. Croissant lists every data/ledger/snapshot file with its sha256;
 the card's YAML makes `datasets.load_dataset(DIR)` load data/ (and the ledger as config
 `excluded`). publish also writes report/ and then adds its outputs to the manifest's file list
-and re-seals it: `verify` covers them like any other file (see docs/manifest.md).
+and re-seals it: `verify` covers them like any other file (see docs/manifest.md). A folder on a
+store (s3://…) is published in place: each output is one atomic PUT, the manifest last.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipeline.manifest.build import MANIFEST_NAME, SIGNATURE_NAME, dump_manifest, seal
-from pipeline.manifest.dataset import Dataset, check_parquet
+from pipeline.manifest.dataset import Dataset, manifest_bytes
 from pipeline.manifest.verify import verify
 
 CROISSANT_NAME = "croissant.json"
@@ -86,16 +86,17 @@ class Publication:
 
 
 def _crawl_range(ds: Dataset) -> tuple[str, str]:
-    paths = ds.paths("data") + ds.paths("excluded")
-    if not paths:
+    rels = ds.rels("data") + ds.rels("excluded")
+    if not rels or "crawl_date" not in ds.read_schema(rels[0]).names:
         return "", ""
-    df = pl.scan_parquet([str(p) for p in paths], glob=False, missing_columns="insert",
-                         extra_columns="ignore").select(
-        pl.col("crawl_date").min().alias("lo"), pl.col("crawl_date").max().alias("hi")
-    ) if "crawl_date" in pq.read_schema(paths[0]).names else None
-    if df is None:
-        return "", ""
-    row = df.collect().row(0)
+    if ds.remote:  # only the crawl_date column crosses the network
+        df = ds.collect(rels, pl.lit(True), ["crawl_date"]).select(
+            pl.col("crawl_date").min().alias("lo"), pl.col("crawl_date").max().alias("hi"))
+    else:
+        df = pl.scan_parquet([str(p) for p in ds.paths("data") + ds.paths("excluded")], glob=False,
+                             missing_columns="insert", extra_columns="ignore").select(
+            pl.col("crawl_date").min().alias("lo"), pl.col("crawl_date").max().alias("hi")).collect()
+    row = df.row(0)
     return str(row[0] or ""), str(row[1] or "")
 
 
@@ -327,7 +328,7 @@ def croissant(ds: Dataset, pub: Publication, crawl: tuple[str, str]) -> dict[str
         fs_id = f"{rs_name}-files"
         distribution.append({"@type": "cr:FileSet", "@id": fs_id, "name": fs_id, "description": f"all {what}",
                              "encodingFormat": "application/x-parquet", "includes": pattern})
-        schema = pq.read_schema(ds.root / entries[0]["path"])
+        schema = ds.read_schema(entries[0]["path"])
         record_sets.append({
             "@type": "cr:RecordSet", "@id": rs_name, "name": rs_name, "description": what,
             "field": _fields(rs_name, fs_id, schema),
@@ -465,7 +466,7 @@ def card(ds: Dataset, pub: Publication, crawl: tuple[str, str], report_index: st
         lines.append(f"| … {len(c['documents_by_language']) - 25} more | | |")
     lines += ["", "## Fields", "", "| field | type | meaning |", "|---|---|---|"]
     if ds.entries("data"):
-        for f in pq.read_schema(ds.root / ds.entries("data")[0]["path"]):
+        for f in ds.read_schema(ds.entries("data")[0]["path"]):
             lines.append(f"| `{f.name}` | {f.type} | {FIELD_DOCS.get(f.name, '')} |")
     lines += [
         "",
@@ -547,17 +548,11 @@ def card(ds: Dataset, pub: Publication, crawl: tuple[str, str], report_index: st
 # --------------------------------------------------------------------------------------------
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, "utf-8")
-    tmp.replace(path)
-
-
 class PublishError(ValueError):
     """The dataset cannot be published as it is; the message says why."""
 
 
-def require_verified(root: Path, regenerated: tuple[str, ...]) -> None:
+def require_verified(root: Path | str, regenerated: tuple[str, ...]) -> None:
     """Re-sealing a manifest must never bless a changed file: verify first (outputs we rewrite aside)."""
     problems = [p for p in verify(root) if not p.startswith(regenerated)]
     if problems:
@@ -566,19 +561,24 @@ def require_verified(root: Path, regenerated: tuple[str, ...]) -> None:
 
 
 def add_outputs(ds: Dataset, rels: list[str], drop_kinds: tuple[str, ...]) -> dict[str, Any]:
-    """Replace the manifest's entries of `drop_kinds` by the files `rels`, re-seal, write."""
+    """Replace the manifest's entries of `drop_kinds` by the files `rels`, re-seal, write.
+
+    The manifest is written last, in one atomic write (rename locally, one PUT on a store).
+    """
     from pipeline.manifest.build import file_kind
-    from pipeline.write import sha256_file
 
     m = ds.manifest
     files = [f for f in m["files"] if f["kind"] not in drop_kinds]
     for rel in rels:
-        p = ds.root / rel
-        files.append({"path": rel, "sha256": sha256_file(p), "bytes": p.stat().st_size, "rows": None,
+        size = ds.folder.size(rel)
+        files.append({"path": rel, "sha256": ds.folder.sha256(rel), "bytes": size, "rows": None,
                       "kind": file_kind(rel)})
     m["files"] = files
     seal(m)
-    dump_manifest(m, ds.root / MANIFEST_NAME)
+    if ds.remote:
+        ds.folder.write_bytes(MANIFEST_NAME, manifest_bytes(m))
+    else:
+        dump_manifest(m, ds.root / MANIFEST_NAME)
     return m
 
 
@@ -601,13 +601,13 @@ def publish(folder: str | Path, *, name: str | None = None, license: str | None 
     """Write croissant.json, README.md and report/; list them in the manifest. Returns their paths."""
     if date_published is not None:
         check_date(date_published)
-    root = Path(folder)
-    ds = Dataset.open(root)
-    require_verified(root, (CROISSANT_NAME, CARD_NAME, "report/"))
-    check_parquet(ds.paths("data") + ds.paths("excluded"))
+    ds = Dataset.open(folder)
+    shown = ds.folder.url if ds.remote else Path(folder)
+    require_verified(shown, (CROISSANT_NAME, CARD_NAME, "report/"))
+    ds.check_parquet(ds.rels("data") + ds.rels("excluded"))
     prev = ds.manifest.get("publication") or {}
     pub = Publication(
-        name=name or prev.get("name") or root.resolve().name,
+        name=name or prev.get("name") or ds.folder.name,
         license=license or prev.get("license") or DEFAULT_LICENSE,
         description=description if description is not None else prev.get("description", ""),
         url=url if url is not None else prev.get("url", ""),
@@ -624,11 +624,12 @@ def publish(folder: str | Path, *, name: str | None = None, license: str | None 
 
         outputs += write_report(ds)
         report_index = "report/index.html"
-    _write_text(root / CROISSANT_NAME, json.dumps(croissant(ds, pub, crawl), indent=2, ensure_ascii=False) + "\n")
-    _write_text(root / CARD_NAME, card(ds, pub, crawl, report_index))
+    ds.folder.write_bytes(CROISSANT_NAME,
+                          (json.dumps(croissant(ds, pub, crawl), indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    ds.folder.write_bytes(CARD_NAME, card(ds, pub, crawl, report_index).encode("utf-8"))
     outputs += [CROISSANT_NAME, CARD_NAME]
     drop = ("croissant", "card", "report") if with_report else ("croissant", "card")
-    if (root / SIGNATURE_NAME).exists() and on_warning:
-        on_warning(f"{root / SIGNATURE_NAME} no longer matches the updated manifest.json: sign it again")
+    if ds.folder.exists(SIGNATURE_NAME) and on_warning:
+        on_warning(f"{ds.where(SIGNATURE_NAME)} no longer matches the updated manifest.json: sign it again")
     add_outputs(ds, sorted(outputs), drop)
     return sorted(outputs)

@@ -2,7 +2,8 @@
 
 Numbers come from the manifest; per-TLD and byte shares from a scan of the `host`,
 `reason` and `source_length` columns. Plots are deterministic (no timestamps in the PNGs).
-After writing, the files are added to the manifest like publish's outputs.
+After writing, the files are added to the manifest like publish's outputs. A folder on a store
+(s3://…) gets the same files, each one atomic PUT.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def _tld_expr(host: pl.Expr) -> pl.Expr:
 
 def _stats(ds: Dataset) -> dict[str, Any]:
     """Per-TLD documents and record bytes, kept vs opted out vs revoked, from the Parquet files."""
+    if ds.remote:
+        return _stats_of(_remote_rows(ds))
     frames = []
     if ds.paths("data"):
         frames.append(pl.scan_parquet([str(p) for p in ds.paths("data")], glob=False)
@@ -60,7 +63,25 @@ def _stats(ds: Dataset) -> dict[str, Any]:
                       .select("host", "source_length", "reason"))
     if not frames:
         return {"tld": pl.DataFrame(), "bytes": {}}
-    df = pl.concat(frames).with_columns(
+    return _stats_of(pl.concat(frames))
+
+
+def _remote_rows(ds: Dataset) -> pl.LazyFrame | None:
+    """The same three columns from a store: only they are read (pyarrow through fsspec)."""
+    frames = []
+    if ds.rels("data"):
+        frames.append(ds.collect(ds.rels("data"), pl.lit(True), ["host", "source_length"]).lazy()
+                      .select("host", "source_length", pl.lit("kept").alias("reason")))
+    if ds.rels("excluded"):
+        frames.append(ds.collect(ds.rels("excluded"), pl.lit(True), ["host", "source_length", "reason"]).lazy()
+                      .select("host", "source_length", "reason"))
+    return pl.concat(frames, how="vertical_relaxed") if frames else None
+
+
+def _stats_of(rows: pl.LazyFrame | None) -> dict[str, Any]:
+    if rows is None:
+        return {"tld": pl.DataFrame(), "bytes": {}}
+    df = rows.with_columns(
         pl.col("source_length").fill_null(0),
         pl.when(pl.col("reason") == "kept").then(pl.lit("kept"))
         .when(pl.col("reason").str.starts_with("optout:")).then(pl.lit("optout"))
@@ -143,11 +164,8 @@ def _funnel_steps(c: dict[str, Any]) -> list[tuple[str, int, str]]:
 def write_report(ds: Dataset) -> list[str]:
     """Write report/index.html and its PNGs; return their paths relative to the dataset folder."""
     m, c = ds.manifest, ds.manifest["counts"]
-    out = ds.root / REPORT_DIR
-    out.mkdir(exist_ok=True)
-    for old in out.glob("*"):
-        if old.is_file():
-            old.unlink()
+    for name in ds.folder.files_in(REPORT_DIR):
+        ds.folder.remove(f"{REPORT_DIR}/{name}")
     st = _stats(ds)
     p = _Plots()
     plt = p.plt
@@ -244,8 +262,8 @@ def write_report(ds: Dataset) -> list[str]:
     images["content_removed.png"] = p.save(fig)
 
     for name, data in images.items():
-        (out / name).write_bytes(data)
-    (out / "index.html").write_text(_html(m, st, share, steps), "utf-8")
+        ds.folder.write_bytes(f"{REPORT_DIR}/{name}", data)
+    ds.folder.write_bytes(f"{REPORT_DIR}/index.html", _html(m, st, share, steps).encode("utf-8"))
     return sorted(f"{REPORT_DIR}/{n}" for n in [*images, "index.html"])
 
 
@@ -346,7 +364,7 @@ def report(folder: str | Path) -> list[str]:
     from pipeline.manifest.publish import add_outputs, require_verified
 
     ds = Dataset.open(folder)
-    require_verified(ds.root, (f"{REPORT_DIR}/",))
+    require_verified(ds.folder.url if ds.remote else ds.root, (f"{REPORT_DIR}/",))
     outputs = write_report(ds)
     add_outputs(ds, outputs, ("report",))
     return outputs

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import polars as pl
@@ -44,6 +45,22 @@ class Target:
         if domain_column:
             return (pl.col("domain") == self.domain) & (pl.col("host") == self.host)
         return pl.col("host") == self.host
+
+    def host_filter(self, domain_column: bool = False) -> Any:
+        """`host_predicate` as a pyarrow expression: lets pyarrow skip row groups of remote files.
+
+        Only a pre-filter: the polars predicate is applied to what it returns, so both agree.
+        """
+        import pyarrow.compute as pc
+
+        host = pc.field("host")
+        if self.kind == "domain":
+            if domain_column:
+                return pc.field("domain") == self.domain
+            return (host == self.host) | pc.ends_with(host, "." + self.host)
+        if domain_column:
+            return (pc.field("domain") == self.domain) & (host == self.host)
+        return host == self.host
 
     def matches_host(self, host: str) -> bool:
         if self.kind == "domain":

@@ -10,13 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow.parquet as pq
 
 from pipeline.manifest.build import MANIFEST_NAME, SIGNATURE_NAME, body_sha256, file_kind, merkle_root
 from pipeline.manifest.schema import ManifestError, read_manifest_json, schema_problems, version_problem
+from pipeline.storage import OutputFolder, is_remote
 from pipeline.write import sha256_file
 
 IGNORED = {MANIFEST_NAME, "run-log.jsonl", SIGNATURE_NAME}
@@ -45,30 +48,58 @@ def inside(root: Path, rel: str) -> Path | None:
     return full
 
 
+def safe_relpath(rel: Any) -> str | None:
+    """`rel` if it names a file inside a folder on an object store (no .., /, \\, empty or '.' parts)."""
+    if not isinstance(rel, str) or not rel or "\x00" in rel or len(rel.encode("utf-8", "replace")) > 1024:
+        return None
+    if rel.startswith("/") or "\\" in rel or any(part in ("", ".", "..") for part in rel.split("/")):
+        return None
+    return rel
+
+
+def _unusable(rel: str) -> list[str]:
+    return [f"{rel[:200]}: path points outside the dataset folder, through a symlink, or is not a usable "
+            "file name (rejected)"]
+
+
 def _check_file(root: Path, entry: dict[str, Any]) -> list[str]:
     rel = str(entry.get("path", ""))
     full = inside(root, rel)
     if full is None:
-        return [f"{rel[:200]}: path points outside the dataset folder, through a symlink, or is not a usable "
-                "file name (rejected)"]
+        return _unusable(rel)
     if not full.is_file():
         return [f"{rel}: missing"]
+    return _compare(entry, rel, full.stat().st_size, lambda: sha256_file(full), lambda: open(full, "rb"))
+
+
+def _compare(entry: dict[str, Any], rel: str, size: int, digest: Callable[[], str],
+             opener: Callable[[], BinaryIO]) -> list[str]:
+    """Size, sha256 and (Parquet) row count of one present file against its manifest entry."""
     out: list[str] = []
-    size = full.stat().st_size
     if size != entry.get("bytes"):
         out.append(f"{rel}: size {size} != manifest {entry.get('bytes')}")
-    digest = sha256_file(full)
-    if digest != entry.get("sha256"):
-        out.append(f"{rel}: sha256 {digest[:16]}… != manifest {str(entry.get('sha256'))[:16]}… (content changed)")
+    sha = digest()
+    if sha != entry.get("sha256"):
+        out.append(f"{rel}: sha256 {sha[:16]}… != manifest {str(entry.get('sha256'))[:16]}… (content changed)")
         return out
     if rel.endswith(".parquet") and entry.get("rows") is not None:
         try:
-            rows = pq.ParquetFile(full).metadata.num_rows
+            with opener() as fh:
+                rows = pq.ParquetFile(fh).metadata.num_rows
         except Exception as exc:
             return out + [f"{rel}: not readable as Parquet ({type(exc).__name__}: {str(exc)[:200]})"]
         if rows != entry["rows"]:
             out.append(f"{rel}: {rows} rows != manifest {entry['rows']}")
     return out
+
+
+def _check_remote_file(folder: OutputFolder, sizes: dict[str, int], entry: dict[str, Any]) -> list[str]:
+    rel = str(entry.get("path", ""))
+    if safe_relpath(rel) is None:
+        return _unusable(rel)
+    if rel not in sizes:
+        return [f"{rel}: missing"]
+    return _compare(entry, rel, sizes[rel], lambda: folder.sha256(rel), lambda: folder.open(rel))
 
 
 def _extras(root: Path, listed: set[str]) -> list[str]:
@@ -92,6 +123,12 @@ def _extras(root: Path, listed: set[str]) -> list[str]:
             elif rel not in listed:
                 out.append(f"{rel}: extra file not in the manifest")
     return sorted(out)
+
+
+def _remote_extras(sizes: dict[str, int], listed: set[str]) -> list[str]:
+    """Stores have no symlinks or empty folders: an unlisted object is the only kind of extra."""
+    return sorted(f"{rel}: extra file not in the manifest" for rel in sizes
+                  if rel not in listed and rel not in IGNORED and rel.split("/", 1)[0] not in STATE_DIRS)
 
 
 def _consistency(m: dict[str, Any]) -> list[str]:
@@ -138,13 +175,51 @@ def _consistency(m: dict[str, Any]) -> list[str]:
     return out
 
 
-def verify(folder: str | Path, pubkey: str | Path | None = None) -> list[str]:
-    """An empty list means the folder matches its manifest (and signature, with `pubkey`)."""
+def verify(folder: str | Path | OutputFolder, pubkey: str | Path | None = None) -> list[str]:
+    """An empty list means the folder matches its manifest (and signature, with `pubkey`).
+
+    `folder` may be an fsspec URL (s3://…): every object is streamed from the store, never
+    downloaded as a whole folder.
+    """
+    if isinstance(folder, OutputFolder) or is_remote(str(folder)):
+        return _verify_remote(folder if isinstance(folder, OutputFolder) else OutputFolder(str(folder)), pubkey)
     root = Path(folder)
     try:
         manifest = read_manifest_json(root)
     except ManifestError as exc:
         return [str(exc)]
+    return _verify_manifest(manifest, lambda entry: _check_file(root, entry), lambda listed: _extras(root, listed),
+                            lambda: _signature(root, pubkey))
+
+
+def _signature(root: Path, pubkey: str | Path | None) -> str | None:
+    if pubkey is None:
+        return None
+    from pipeline.manifest.sign import signature_problem
+
+    return signature_problem(root, pubkey)
+
+
+def _verify_remote(folder: OutputFolder, pubkey: str | Path | None) -> list[str]:
+    """The same checks on a store. manifest.json (and its signature) are copied to a temporary
+    folder so that exactly the bytes checked are the bytes parsed, by the same code as locally."""
+    sizes = folder.sizes()
+    with tempfile.TemporaryDirectory(prefix="consentcrawl-verify-") as tmp:
+        copy = Path(tmp)
+        for name in (MANIFEST_NAME, SIGNATURE_NAME) if pubkey is not None else (MANIFEST_NAME,):
+            if name in sizes:
+                (copy / name).write_bytes(folder.read_bytes(name))
+        try:
+            manifest = read_manifest_json(copy)
+        except ManifestError as exc:
+            return [str(exc).replace(str(copy / MANIFEST_NAME), f"{folder.url}/{MANIFEST_NAME}")]
+        return _verify_manifest(manifest, lambda entry: _check_remote_file(folder, sizes, entry),
+                                lambda listed: _remote_extras(sizes, listed), lambda: _signature(copy, pubkey))
+
+
+def _verify_manifest(manifest: dict[str, Any], check_file: Callable[[dict[str, Any]], list[str]],
+                     extras: Callable[[set[str]], list[str]], signature: Callable[[], str | None]) -> list[str]:
+    """Every check that does not depend on where the folder is."""
     problem = version_problem(manifest)
     if problem:
         return [f"{MANIFEST_NAME}: {problem}"]
@@ -158,8 +233,8 @@ def verify(folder: str | Path, pubkey: str | Path | None = None) -> list[str]:
         if rel in listed:
             problems.append(f"{rel}: listed twice in the manifest")
         listed.add(rel)
-        problems.extend(_check_file(root, entry))
-    problems.extend(_extras(root, listed))
+        problems.extend(check_file(entry))
+    problems.extend(extras(listed))
     try:
         root_ok = merkle_root(files, body_sha256(manifest)) == manifest.get("merkle_root")
     except (KeyError, TypeError):
@@ -169,10 +244,7 @@ def verify(folder: str | Path, pubkey: str | Path | None = None) -> list[str]:
                         "(the manifest was edited after it was sealed)")
     if not any(p.startswith(f"{MANIFEST_NAME}: does not match its schema") for p in problems):
         problems.extend(_consistency(manifest))
-    if pubkey is not None:
-        from pipeline.manifest.sign import signature_problem
-
-        sig = signature_problem(root, pubkey)
-        if sig:
-            problems.append(sig)
+    sig = signature()
+    if sig:
+        problems.append(sig)
     return problems

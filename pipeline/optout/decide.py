@@ -1,11 +1,12 @@
 """Where a document is dropped for robots.txt: a pure decision with its evidence.
 
 `decide_robots` maps (URL, snapshot entry, policy) to a `RobotsDecision`; `RobotsFilter` is the
-pipeline stage that looks the entry up, caches the compiled rules per entry, and applies it.
+pipeline stage that looks the entry up, keeps compiled rules in a bounded LRU, and applies them.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,6 +16,9 @@ from pipeline.optout.robots import CompiledPolicy, RobotsTxt
 from pipeline.optout.snapshot import Entry, Snapshot
 
 DROP_REASON = "optout:robots"
+#: Default budget of a RobotsFilter's compiled rules (estimated bytes): ~13,000 typical files
+#: (15 KB each on the real corpus); measured 230-300 MiB of RSS at 256 MiB, so 200 keeps it under 300.
+DEFAULT_RULES_CACHE_BYTES = 200 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,28 @@ class RobotsDecision:
 
 def compile_entry(entry: Entry, policy: Policy) -> CompiledPolicy:
     return RobotsTxt.parse(entry.body).compile(list(policy.agents))
+
+
+def rules_size(compiled: CompiledPolicy, body_len: int = 0) -> int:
+    """Estimated bytes a compiled policy holds: 3.3 KB + its text + 520 B per rule.
+
+    Fitted with tracemalloc on the 1,690 real robots.txt of ../shared/data/robots_txt (apertus
+    policy): the estimate is within 0.73-1.33x of the measured size for 98% of files, and equal on
+    the sum. Falls back to 2.2 bytes per body byte (the corpus ratio) if the internals change.
+    """
+    try:
+        texts = rules = 0
+        seen: set[int] = set()
+        for _agent, (matcher, *_rest) in compiled._per_agent:
+            if matcher is None or id(matcher) in seen:
+                continue
+            seen.add(id(matcher))
+            rules += len(matcher.rules)
+            text, original = matcher._text
+            texts = len(text) + len(original or "")  # one text per file, shared by its matchers
+        return 3300 + texts + 520 * rules
+    except (AttributeError, TypeError, ValueError):
+        return 3300 + int(2.2 * body_len)
 
 
 def decide_robots(
@@ -74,28 +100,61 @@ def decide_robots(
 
 
 class RobotsFilter:
-    """Pipeline stage: drop documents whose URL a listed AI agent may not fetch."""
+    """Pipeline stage: drop documents whose URL a listed AI agent may not fetch.
 
-    def __init__(self, snapshot: Snapshot | None, policy: Policy) -> None:
+    Compiled rules are kept per body (sha256: identical robots.txt files, common across hosts,
+    compile once) in an LRU bounded by `rules_cache_bytes` of estimated size (`rules_size`), so a
+    worker that meets millions of hosts holds at most that much; 0 disables the cache.
+    """
+
+    def __init__(self, snapshot: Snapshot | None, policy: Policy,
+                 rules_cache_bytes: int = DEFAULT_RULES_CACHE_BYTES) -> None:
+        if rules_cache_bytes < 0:
+            raise ValueError(f"rules_cache_bytes must be 0 or more, not {rules_cache_bytes}")
         self.snapshot = snapshot
         self.policy = policy
-        self._compiled: dict[str, CompiledPolicy] = {}
+        self.rules_cache_bytes = rules_cache_bytes
+        self._compiled: OrderedDict[str, tuple[CompiledPolicy, int]] = OrderedDict()
+        self._bytes = 0
+        self.hits = self.misses = self.evictions = 0
 
     def _compiled_for(self, entry: Entry) -> CompiledPolicy | None:
         if not 200 <= entry.http_status < 300:
             return None
-        compiled = self._compiled.get(entry.entry_sha256)
-        if compiled is None:
-            compiled = compile_entry(entry, self.policy)
-            self._compiled[entry.entry_sha256] = compiled
+        key = entry.body_sha256 or entry.entry_sha256
+        cached = self._compiled.get(key)
+        if cached is not None:
+            self._compiled.move_to_end(key)
+            self.hits += 1
+            return cached[0]
+        self.misses += 1
+        compiled = compile_entry(entry, self.policy)
+        size = rules_size(compiled, len(entry.body))
+        if size <= self.rules_cache_bytes:
+            self._compiled[key] = (compiled, size)
+            self._bytes += size
+            while self._bytes > self.rules_cache_bytes:
+                _, (_, old) = self._compiled.popitem(last=False)
+                self._bytes -= old
+                self.evictions += 1
         return compiled
+
+    def cache_info(self) -> dict[str, int]:
+        """Compiled-rules cache: entries, estimated bytes and budget, hits, misses, evictions."""
+        return {"entries": len(self._compiled), "bytes": self._bytes, "max_bytes": self.rules_cache_bytes,
+                "hits": self.hits, "misses": self.misses, "evictions": self.evictions}
+
+    def decide_entry(self, url: str, entry: Entry | None, lookup: str = "origin") -> RobotsDecision:
+        """The decision for a URL given its snapshot entry (as `decide` finds it)."""
+        compiled = self._compiled_for(entry) if entry is not None else None
+        snapshot_id = self.snapshot.snapshot_id if self.snapshot is not None else ""
+        return decide_robots(url, entry, compiled, self.policy, snapshot_id, lookup)
 
     def decide(self, url: str) -> RobotsDecision:
         if self.snapshot is None:
             return RobotsDecision(self.policy.missing_host == "keep", "no-entry")
         entry, lookup = self.snapshot.lookup(url)
-        compiled = self._compiled_for(entry) if entry is not None else None
-        return decide_robots(url, entry, compiled, self.policy, self.snapshot.snapshot_id, lookup)
+        return self.decide_entry(url, entry, lookup)
 
     def run(self, doc: Document) -> Document:
         decision = self.decide(doc.url)
