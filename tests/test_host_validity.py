@@ -70,7 +70,6 @@ def test_ipv6_hosts_are_ips_with_themselves_as_domain() -> None:
     assert canonical_host("example.org", bracketed=True) == ""
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline/optout/snapshot.py origin() must bracket IPv6 (issue 14 report)")
 def test_origin_keeps_ipv6_brackets() -> None:
     """origin() drops the brackets today, so http://[::1]:8080/ and http://[::1:8080]/ share a key."""
     assert origin("http://[::1]:8080/") == "http://[::1]:8080"
@@ -100,3 +99,12 @@ def test_shard_errors_junk_hosts_and_keeps_ipv6(tmp_path: Path) -> None:
     hosts = {r["source_record_id"]: r["host"] for r in kept}
     assert hosts.get("r0") == "2001:db8::1" and hosts.get("r1") == "::1" and hosts.get("r6") == "2001:db8::2"
     assert {r["domain"] for r in kept if r["source_record_id"] in ("r0", "r1")} == {"2001:db8::1", "::1"}
+
+
+def test_lookup_targets_keep_ipv6_literals_apart() -> None:
+    from pipeline.manifest.targets import parse_target, url_key
+
+    assert url_key("http://[::1]:8080/a") != url_key("http://[::1:8080]/a")
+    assert url_key("http://[::1]:8080/a") == "[::1]:8080/a"
+    bare = parse_target("2001:DB8::1")
+    assert (bare.kind, bare.host) == ("host", "2001:db8::1")

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import polars as pl
 
-from pipeline.host import is_ip, registrable_domain, url_host
+from pipeline.host import is_ip, netloc_host, registrable_domain, url_host
 
 KINDS = ("url", "host", "domain")
 _LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
@@ -82,7 +82,7 @@ def url_key(url: str) -> str:
         port = parts.port
     except ValueError:
         port = None
-    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    netloc = netloc_host(host) if port in (None, 80, 443) else f"{netloc_host(host)}:{port}"
     return netloc + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
@@ -112,7 +112,9 @@ def parse_target(text: str, kind: str = "auto") -> Target:
         return Target("url", text.strip(), host, registrable_domain(host), url_key(url))
     if kind not in ("auto", "host", "domain"):
         raise ValueError(f"unknown kind {kind!r}")
-    host = url_host(f"http://{raw.removeprefix('*.')}")
+    bare = raw.removeprefix("*.")
+    # a bare IPv6 literal (2001:db8::1) would parse as host "2001" with a port: bracket it
+    host = url_host(f"http://[{bare}]" if ":" in bare and is_ip(bare) else f"http://{bare}")
     if not host or not _valid_host(host):
         raise ValueError(f"{raw!r} is not a valid URL, host name or domain")
     domain = registrable_domain(host)

@@ -32,6 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.host import canonical_host, netloc_host
+
 BODY_CAP = 500 * 1024  # RFC 9309 section 2.5: parse at least the first 500 KiB
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -66,10 +68,13 @@ def origin(url: str) -> str:
     parts = urlsplit(url.strip())
     scheme = (parts.scheme or "http").lower()
     host = (parts.hostname or "").rstrip(".")
-    try:
-        host = host.encode("idna").decode("ascii") if host and not host.isascii() else host.lower()
-    except UnicodeError:
-        host = host.lower()
+    if parts.netloc.rpartition("@")[2].startswith("["):  # an IPv6 literal keeps its brackets
+        host = netloc_host(canonical_host(parts.hostname or "", bracketed=True) or host)
+    else:
+        try:
+            host = host.encode("idna").decode("ascii") if host and not host.isascii() else host.lower()
+        except UnicodeError:
+            host = host.lower()
     try:
         port = parts.port
     except ValueError:
