@@ -178,12 +178,13 @@ def _http_overrun(block: bytes) -> int | None:
 class _Exact:
     """One record as the exact framing read it: complete bytes, or an error with what is known."""
 
-    __slots__ = ("raw", "fields", "offset", "length", "reason", "evidence")
+    __slots__ = ("raw", "fields", "offset", "length", "reason", "evidence", "repeat")
 
     def __init__(self, offset: int, length: int, raw: bytes | None = None, fields: dict[str, str] | None = None,
                  reason: str = "", **evidence: object) -> None:
         self.offset, self.length, self.raw, self.fields = offset, length, raw, fields or {}
         self.reason, self.evidence = reason, evidence
+        self.repeat = 0  # k-th repeat of the same record id in one gzip member (ids must stay unique)
 
 
 class WarcReader:
@@ -395,8 +396,12 @@ class WarcReader:
                 last.evidence = {"detail": "block runs past the end of its gzip member"}
             break
         end = tap.pos
+        seen: dict[str, int] = {}
         for it in items:  # every record of a member shares its span
             it.offset, it.length = start, end - start
+            key = it.fields.get("warc-record-id") or it.reason
+            it.repeat = seen.get(key, 0)
+            seen[key] = it.repeat + 1
         return items
 
     def _split(self, data: bytes, offset: int, overflow: bool) -> list[_Exact]:
@@ -523,10 +528,14 @@ class WarcReader:
             else:
                 doc = self._document(rec, item.offset)
                 doc.source_length = item.length
+                if item.repeat:  # the same record twice in one member: the copy gets an id of its own
+                    doc.source_record_id += f"#{item.repeat}"
                 return doc
         f = item.fields
         rtype = (f.get("warc-type") or "unreadable").lower()
         rid = f.get("warc-record-id") or f"{item.reason}@{item.offset}"
+        if item.repeat:
+            rid += f"#{item.repeat}"
         return Document(
             source_uri=self.uri,
             source_record_id=f"{rid}" if not f.get("warc-record-id") else rid,
