@@ -199,3 +199,21 @@ def test_real_content_signal_in_a_2025_robots_txt(shared: Path) -> None:
         if not d.allowed:
             found[(row["snapshot_month"], row["domain"])] = d.deciding.detail
     assert found == {("2025-11", "stackoverflow.com"): "ai-train=no (line 2)"}
+
+
+def test_parsed_robots_cache_is_bounded(monkeypatch) -> None:
+    """A long-lived worker meets millions of hosts: the parsed files it keeps are bounded (LRU)."""
+    from pipeline.optout.policy import load_policy
+    from pipeline.optout.signals import stage
+    from pipeline.optout.snapshot import Entry
+
+    monkeypatch.setattr(stage, "PARSED_CACHE_ENTRIES", 3)
+    flt = stage.SignalsFilter(load_policy("strict"))
+    entries = [Entry(f"https://h{i}.example", "2025-01-01T00:00:00Z", 200, f"User-agent: *\nDisallow: /{i}\n".encode(),
+                     f"b{i}", "test", f"e{i}") for i in range(5)]
+    for e in entries:
+        assert flt._robots_of(e) is not None
+    assert list(flt._parsed) == ["e2", "e3", "e4"]
+    flt._robots_of(entries[2])  # used again: most recent
+    flt._robots_of(entries[0])
+    assert list(flt._parsed) == ["e4", "e2", "e0"]

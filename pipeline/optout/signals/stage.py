@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from pipeline.document import Document
@@ -115,6 +117,17 @@ def robots_extensions(robots: RobotsTxt, agents: tuple[str, ...]) -> tuple[tuple
     return tuple(seen)
 
 
+#: Parsed robots.txt files (and their extension lines) a signals stage keeps, per worker process.
+PARSED_CACHE_ENTRIES = 8192
+
+
+def _remember(cache: OrderedDict[str, Any], key: str, value: Any) -> Any:
+    cache[key] = value
+    while len(cache) > PARSED_CACHE_ENTRIES:
+        cache.popitem(last=False)
+    return value
+
+
 class SignalsFilter:
     """Pipeline stage: drop documents that a non-robots.txt AI opt-out signal reserves."""
 
@@ -124,8 +137,9 @@ class SignalsFilter:
         self.robots = robots
         self.tdmrep = tdmrep_snapshot
         self.aitxt = aitxt_snapshot
-        self._parsed: dict[str, RobotsTxt] = {}
-        self._extensions: dict[str, tuple[tuple[str, str, int], ...]] = {}
+        # Per snapshot entry, bounded (least recently used out): a long-lived worker meets millions of hosts.
+        self._parsed: OrderedDict[str, RobotsTxt] = OrderedDict()
+        self._extensions: OrderedDict[str, tuple[tuple[str, str, int], ...]] = OrderedDict()
 
     @property
     def active(self) -> bool:
@@ -136,7 +150,9 @@ class SignalsFilter:
             return None
         parsed = self._parsed.get(entry.entry_sha256)
         if parsed is None:
-            parsed = self._parsed[entry.entry_sha256] = RobotsTxt.parse(entry.body)
+            parsed = _remember(self._parsed, entry.entry_sha256, RobotsTxt.parse(entry.body))
+        else:
+            self._parsed.move_to_end(entry.entry_sha256)
         return parsed
 
     def files_for(self, url: str) -> HostFiles:
@@ -146,7 +162,7 @@ class SignalsFilter:
         if robots is not None and entry is not None:
             exts = self._extensions.get(entry.entry_sha256)
             if exts is None:
-                exts = self._extensions[entry.entry_sha256] = robots_extensions(robots, self.policy.agents)
+                exts = _remember(self._extensions, entry.entry_sha256, robots_extensions(robots, self.policy.agents))
         tdm = self.tdmrep.lookup(url)[0] if self.tdmrep is not None else None
         if tdm is not None and not 200 <= tdm.http_status < 300:
             tdm = None
