@@ -8,6 +8,7 @@ commits as one object). Paths inside the folder are always relative, '/'-separat
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -168,6 +169,20 @@ class OutputFolder:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+    def write_json(self, rel: str, obj: Any) -> None:
+        """`json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\\n"`, atomically; streamed
+        to a local file (a 100,000-shard manifest is never held twice as one string)."""
+        if self.remote:
+            self.write_bytes(rel, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
+            return
+        path = Path(self.full(rel))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=2, sort_keys=True, ensure_ascii=False)
+            fh.write("\n")
         os.replace(tmp, path)
 
     def put(self, local: Path, rel: str) -> None:
