@@ -360,6 +360,10 @@ def run_pipeline(
             results, failed, log = _drive(client, config, out, finished, on_shard, on_start)
     except BaseException:
         lock.release()
+        # Interrupted (Ctrl-C) or failed: results still in flight are abandoned on purpose, so the
+        # shutdown's "stream closed" errors of Dask's background tasks are not news to the user.
+        for name in ("tornado.application", "distributed", "asyncio"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         with contextlib.suppress(Exception):
             if client is not None:
                 client.close()
