@@ -543,7 +543,7 @@ def _local_cluster(n_workers: int) -> LocalCluster:
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,  # a failed shard is reported by the driver, with its reason
         )
 
 
