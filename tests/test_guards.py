@@ -14,9 +14,8 @@ import time
 import zlib
 from pathlib import Path
 
-import psutil
 import pytest
-from conftest import ROOT
+from conftest import ROOT, PeakRss
 
 import pipeline.extract as extract
 from pipeline.document import Document, Outcome
@@ -57,35 +56,6 @@ def _bomb_member(payload_bytes: int, url: str = "http://bomb.example/") -> bytes
         "<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF)
 
 
-class _PeakRss:
-    """Samples this process's RSS every 5 ms in a thread; the reader runs in the main thread."""
-
-    def __init__(self) -> None:
-        self.proc = psutil.Process()
-        self.base = self.proc.memory_info().rss
-        self.peak = self.base
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(0.005)
-
-    def __enter__(self) -> _PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    @property
-    def growth_mb(self) -> float:
-        return (self.peak - self.base) / 1e6
-
-
 def test_gzip_bomb_is_cut_at_the_cap_with_bounded_memory(tmp_path: Path) -> None:
     """1 GiB of payload in a ~1 MB member: errored payload-too-large, RSS grows < 200 MB, next record read."""
     bomb = _bomb_member(1024 * MiB)
@@ -99,7 +69,7 @@ def test_gzip_bomb_is_cut_at_the_cap_with_bounded_memory(tmp_path: Path) -> None
     path.write_bytes(bomb + real)
     reader = WarcReader(str(path), max_payload_bytes=8 * MiB)
     started = time.perf_counter()
-    with _PeakRss() as rss:
+    with PeakRss() as rss:
         docs = []
         for doc in reader:
             docs.append((doc.outcome, doc.reason, doc.evidence, doc.source_record_id, doc.html is not None))

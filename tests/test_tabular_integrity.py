@@ -11,11 +11,8 @@ import gzip
 import io
 import json
 import sys
-import threading
-import time
 from pathlib import Path
 
-import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -23,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
+from conftest import PeakRss  # noqa: E402
 from crafted_tabular import (  # noqa: E402
     big_line_jsonl,
     big_text_parquet,
@@ -40,35 +38,6 @@ from pipeline.ingest.tabular import JsonlReader, Oversize, ParquetReader, _jsonl
 from pipeline.shard import process_shard  # noqa: E402
 
 MiB = 1024 * 1024
-
-
-class _PeakRss:
-    """Samples this process's RSS every 5 ms in a thread while the reader runs in the main thread."""
-
-    def __init__(self) -> None:
-        self.proc = psutil.Process()
-        self.base = self.proc.memory_info().rss
-        self.peak = self.base
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(0.005)
-
-    def __enter__(self) -> _PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    @property
-    def growth_mb(self) -> float:
-        return (self.peak - self.base) / 1e6
 
 
 def run_shard(tmp: Path, path: Path, max_payload_bytes: int | None = None) -> tuple[object, list[dict], Path]:
@@ -216,7 +185,7 @@ def test_huge_jsonl_line_is_errored_with_bounded_memory(tmp_path: Path, gz: bool
     reader = open_reader(str(path), max_payload_bytes=1 * MiB)
     ids: list[str] = []
     urls: list[str] = []
-    with _PeakRss() as rss:
+    with PeakRss() as rss:
         docs = []
         for doc in reader:
             docs.append((doc.outcome, doc.reason, doc.evidence, doc.source_offset, doc.source_length, doc.text))
