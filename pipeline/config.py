@@ -508,8 +508,8 @@ def _model_files_sha256(paths: tuple[Path, ...]) -> str:
 
 def _check_langid(langid: LangIdConfig) -> tuple[str, str]:
     """Load the model and thresholds as a worker would; (model sha256, thresholds sha256 or '')."""
-    from pipeline.langfilter import check_langid
     from pipeline.langid import LangIdError, LanguageIdentifier
+    from pipeline.langid.stage import check_langid
     from pipeline.write import sha256_file
 
     try:

@@ -268,7 +268,7 @@ def _publish_snapshot(config: RunConfig, out: OutputFolder) -> tuple[list[dict[s
 
 
 def _langid_meta(config: RunConfig) -> dict[str, Any]:
-    from pipeline.langfilter import _identifier
+    from pipeline.langid.stage import _identifier
 
     ident = _identifier(config.langid.model, config.langid.thresholds, config.langid.max_chars)
     return {

@@ -21,7 +21,7 @@ from pipeline.document import Document, Outcome
 from pipeline.extract import TIMEOUT_REASON, Extractor
 from pipeline.host import url_host
 from pipeline.ingest import open_reader
-from pipeline.langfilter import LanguageStage
+from pipeline.langid.stage import LanguageStage
 from pipeline.optout.decide import RobotsFilter
 from pipeline.optout.policy import Policy
 from pipeline.optout.signals import SignalsFilter
@@ -127,8 +127,8 @@ def _language_stage(config: RunConfig) -> LanguageStage:
 
 def _reload_models() -> None:
     """Forget models cached by path in this process (a long-lived worker saw an earlier file)."""
-    from pipeline import langfilter
     from pipeline.langid import combined, model
+    from pipeline.langid import stage as langfilter
 
     langfilter._identifier.cache_clear()
     for mod in (model, combined):

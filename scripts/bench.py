@@ -187,7 +187,7 @@ def stage_breakdown(path: str, repeat: int, snapshot: str) -> dict[str, Any]:
     from pipeline.extract import Extractor
     from pipeline.host import registrable_domain, url_host
     from pipeline.ingest.warc import WarcReader
-    from pipeline.langfilter import LanguageStage
+    from pipeline.langid.stage import LanguageStage
     from pipeline.manifest import merkle_root
     from pipeline.optout.decide import RobotsFilter
     from pipeline.optout.policy import load_policy

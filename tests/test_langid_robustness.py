@@ -153,7 +153,7 @@ def test_cli_bad_model_exit_code() -> None:
 
 def test_config_sets_the_text_the_model_sees() -> None:
     from pipeline.config import LangIdConfig
-    from pipeline.langfilter import LanguageStage
+    from pipeline.langid.stage import LanguageStage
 
     long = " ".join(f"mot{i % 7}e" for i in range(5_000))
     default = LanguageStage.for_config(LangIdConfig()).identifier.prepare(long)

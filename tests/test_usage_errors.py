@@ -23,10 +23,10 @@ import pytest
 from conftest import ROOT
 
 from pipeline.cli import main
-from pipeline.langfilter import check_langid
 from pipeline.langid import LanguageIdentifier, ModelNotFoundError
 from pipeline.langid.identifier import LangIdError
 from pipeline.langid.model import lid176_path
+from pipeline.langid.stage import check_langid
 from pipeline.manifest import verify
 from pipeline.manifest.build import body_sha256, merkle_root
 

@@ -184,7 +184,7 @@ def _label_set(langid: dict[str, Any], config: dict[str, Any]) -> list[str]:
     """The model's full label set (runner passes only its size); the model is cached per process."""
     if isinstance(langid.get("label_set"), list):
         return sorted(str(x) for x in langid["label_set"])
-    from pipeline.langfilter import _identifier
+    from pipeline.langid.stage import _identifier
 
     cfg = config.get("langid") or {}
     return sorted(_identifier(cfg.get("model", "default"), cfg.get("thresholds")).labels)
