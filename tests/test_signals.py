@@ -12,8 +12,8 @@ from pipeline.config import load_config
 from pipeline.optout.policy import Policy, load_policy
 from pipeline.optout.robots import RobotsTxt
 from pipeline.optout.signals import decide_signals
-from pipeline.optout.signals.aipref import parse_preferences, training_preference
-from pipeline.optout.signals.meta import meta_tags
+from pipeline.optout.signals.aipref import draft_preferences, lenient_preferences, resolve
+from pipeline.optout.signals.meta import meta_elements
 from pipeline.optout.signals.stage import HostFiles
 from pipeline.optout.signals.tdmrep import parse_well_known
 
@@ -128,13 +128,15 @@ def test_aipref_robots_rule_longest_path_wins() -> None:
     assert d.reason == "optout:aipref" and "line 7" in d.deciding.detail
 
 
-def test_aipref_vocabulary_specific_wins_and_n_wins_at_same_level() -> None:
-    assert training_preference([parse_preferences("train-ai=n, train-genai=y")[0]]) == ("train-genai", "y")
-    assert training_preference([parse_preferences("bots=n")[0]]) == ("bots", "n")
-    assert training_preference([{"train-ai": "y"}, {"train-ai": "n"}]) == ("train-ai", "n")
-    assert training_preference([parse_preferences("search=n")[0]]) is None
-    # earlier draft labels
-    assert parse_preferences("tdm=n, genai=y")[0] == {"bots": "n", "train-genai": "y"}
+def test_aipref_vocabulary_specific_wins_and_n_wins_across_statements() -> None:
+    v3 = "draft-ietf-aipref-vocab-03"
+    assert resolve(draft_preferences("train-ai=n, train-genai=y")[0]) == ("y", "train-genai", v3)
+    assert resolve(draft_preferences("bots=n")[0]) == ("n", "bots", "draft-ietf-aipref-vocab-03")
+    assert resolve(draft_preferences("train-ai=n")[0]) == ("n", "train-ai", "draft-ietf-aipref-vocab-07")
+    assert resolve(draft_preferences("search=n")[0]) == (None, "", "draft-ietf-aipref-vocab-07")
+    # earlier draft labels and yes/no: the lenient reading only
+    assert resolve(draft_preferences("tdm=n, genai=y")[0]) == (None, "", "draft-ietf-aipref-vocab-07")
+    assert lenient_preferences("tdm=n, genai=y") == {"bots": "n", "train-genai": "y"}
     assert decide([("Content-Usage", "train-ai=n")]).reason == "optout:aipref"
     assert decide([("Content-Usage", "train-ai=n, train-genai=y")]).allowed
     assert decide([("Content-Usage", "=,,;garbage")]).allowed
@@ -157,14 +159,15 @@ def test_conflicts_oversize_and_garbage_never_crash() -> None:
     html = b"<head>" + b"<meta " * 50_000 + b'<meta name="robots" content="noai">'
     decide(html=html)
     decide([("Content-Usage", "\x00" * 10_000)], html=b"\xff" * 100_000)
-    d = decide([("tdm-reservation", "1")], html=page('<meta name="robots" content="noindex">'))
-    assert not d.allowed and len(d.findings) == 2
+    html = page('<meta name="robots" content="noindex">', '<meta name="tdm-reservation" content="1">')
+    d = decide([("tdm-reservation", "0")], html=html)  # the page's meta supersedes the header
+    assert not d.allowed and d.deciding.location == "html-meta" and len(d.findings) == 3
 
 
-def test_meta_scanner_reads_attributes_in_any_order_and_stops_at_body() -> None:
-    html = b"""<head><META content='noai' NAME=robots><meta name="x"></head>
-    <body><meta name="robots" content="noindex">"""
-    assert meta_tags(html) == [("robots", "noai")]
+def test_meta_elements_come_from_the_dom() -> None:
+    html = b"""<head><META content='noai' NAME=robots><meta name="x"><!-- <meta name="a" content="b"> -->
+    <meta property="robots" content="noai"></head><body><meta name="robots" content="noindex">"""
+    assert meta_elements(html) == [("robots", "noai"), ("robots", "noindex")]
 
 
 def test_real_pages_with_tdm_reservation(shared: Path) -> None:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import re
 import sys
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -575,8 +574,16 @@ def _prepare(body: bytes | bytearray | memoryview | str) -> tuple[str, str | Non
 _Plan = tuple["_Matcher | None", "list[Verdict | None]", Verdict, str]
 
 
-# Other records: (those before any group, those of each group), as (key, value, line).
-_Extensions = tuple[list[tuple[str, str, int]], list[list[tuple[str, str, int]]]]
+# Other records: (those before any group, those of each extension group, product token -> extension
+# groups naming it, extension groups naming "*"); records as (key, value, line).
+_Extensions = tuple[
+    list[tuple[str, str, int]], list[list[tuple[str, str, int]]], dict[str, list[int]], list[int]
+]
+#: Other records that are rules of their group (draft-ietf-aipref-attach: "A Content-Usage rule is
+#: added to the set of potential rules that can be included in a Group"; Content-Signal lines are
+#: read the same way): after one, the next user-agent line starts a new group for the extension
+#: lines. Allow/Disallow grouping is unchanged (RFC 9309 exact).
+RULE_EXTENSIONS = frozenset({"content-usage", "content-signal"})
 _UA_TOKENS: dict[str, str] = {}  # user-agent line value -> "*", its product token or ""
 
 
@@ -762,29 +769,41 @@ class RobotsTxt:
         """Prepare fast checks of many URLs against a fixed list of agents."""
         return CompiledPolicy(self, user_agents)
 
-    def group_extensions(self, user_agent: str) -> list[tuple[str, str, int]]:
+    def group_extensions(self, user_agent: str, *, toplevel: bool = True) -> list[tuple[str, str, int]]:
         """Non-RFC lines (key lower-case, value, line) that apply to ``user_agent``.
 
-        These are the lines of the group(s) RFC 2.2.1 selects for the agent,
-        plus those written before the first user-agent line (which apply to
-        every agent), in file order. Sitemap lines are in ``sitemaps``.
+        These are the lines of the group(s) RFC 2.2.1 selects for the agent (with
+        ``RULE_EXTENSIONS`` lines ending a run of user-agent lines, as Allow/Disallow
+        do), plus, when ``toplevel``, those written before the first user-agent line
+        (which belong to no group), in file order. Sitemap lines are in ``sitemaps``.
         """
         if self._extensions is None:
             self._extensions = self._scan_extensions()
-        toplevel, per_group = self._extensions
-        out = list(toplevel)
-        chosen = self._group_ids(product_token(user_agent))
-        if chosen is not None:
-            for g in chosen[0]:
-                out.extend(per_group[g])
+        before, per_group, by_token, global_ids = self._extensions
+        out = list(before) if toplevel else []
+        token = product_token(user_agent)
+        chosen = (by_token.get(token) if token else None) or global_ids
+        for g in chosen:
+            out.extend(per_group[g])
         out.sort(key=lambda e: e[2])
         return out
 
     def _scan_extensions(self) -> _Extensions:
-        """Collect other records (RFC 2.2.4) per group; done lazily, few callers need it."""
+        """Collect other records (RFC 2.2.4) per group; done lazily, few callers need it.
+
+        The RFC lines are found with the parser's own expression, so a line is a
+        user-agent line or a rule here exactly when it is one for the verdicts.
+        """
         text = self._text
-        starts = self._starts
-        found: list[tuple[int, str, str]] = []  # (offset, key, value)
+        events: list[tuple[int, str, str, str]] = []  # (offset, kind, key, value); kind u/r/s/x
+        for m in _DIRECTIVE.finditer(text):
+            key, value, bare = m.groups()
+            if value is None:
+                value = bare
+            elif "#" in value:
+                value = value[: value.index("#")]
+            c = key[0]
+            events.append((m.start(), "r" if c in "dDaA" else "u" if c in "uU" else "s", "", value.strip(_STRIP)))
         for m in _ANY_LINE.finditer(text):
             key, colon, value = m.groups()
             if colon:
@@ -799,14 +818,41 @@ class RobotsTxt:
                 continue
             name = key.lower()
             if _FIELD(name):
-                found.append((m.start(), name, value))
-        toplevel: list[tuple[str, str, int]] = []
-        per_group: list[list[tuple[str, str, int]]] = [[] for _ in starts]
-        lines = _line_numbers(text, self._original, [f[0] for f in found])
-        for (off, name, value), line in zip(found, lines, strict=True):
-            g = bisect_right(starts, off) - 1
-            (toplevel if g < 0 else per_group[g]).append((name, value, line))
-        return toplevel, per_group
+                events.append((m.start(), "x", name, value))
+        events.sort(key=itemgetter(0))
+        before: list[tuple[int, str, str]] = []
+        per_group: list[list[tuple[int, str, str]]] = []
+        by_token: dict[str, list[int]] = {}
+        global_ids: list[int] = []
+        gid = -1
+        in_rules = False
+        for off, kind, name, value in events:
+            if kind == "u":
+                if gid < 0 or in_rules:
+                    per_group.append([])
+                    gid += 1
+                    in_rules = False
+                tok = _ua_token(value)
+                ids = global_ids if tok == "*" else by_token.setdefault(tok, []) if tok else None
+                if ids is not None and (not ids or ids[-1] != gid):
+                    ids.append(gid)
+            elif kind == "r":
+                in_rules = gid >= 0
+            elif kind == "x":
+                if gid < 0:
+                    before.append((off, name, value))
+                else:
+                    per_group[gid].append((off, name, value))
+                    in_rules = in_rules or name in RULE_EXTENSIONS
+        # _line_numbers needs ascending offsets: number them sorted, then look each one up.
+        ordered = sorted([o for o, _, _ in before] + [o for g in per_group for o, _, _ in g])
+        lines = dict(zip(ordered, _line_numbers(text, self._original, ordered), strict=True))
+        return (
+            [(n, v, lines[o]) for o, n, v in before],
+            [[(n, v, lines[o]) for o, n, v in g] for g in per_group],
+            by_token,
+            global_ids,
+        )
 
     def __repr__(self) -> str:
         return (
