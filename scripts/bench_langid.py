@@ -13,6 +13,10 @@ Usage::
     python scripts/bench_langid.py                 # speed + sampling table
     python scripts/bench_langid.py --accuracy      # dev-set accuracy (overall / known langs)
     python scripts/bench_langid.py --calibrate     # per-label correctness by score band
+    python scripts/bench_langid.py --dev           # issue 18: every dev set (Bible, UDHR, Lingua,
+                                                   # Tatoeba, NTREX): exact / same-macrolanguage
+                                                   # accuracy, by length, confusions, speed vs lid.176
+    python scripts/bench_langid.py --shard-share   # LID's share of a shard's CPU on web pages
     python scripts/bench_langid.py --model PATH --json out.json
 """
 
@@ -270,11 +274,115 @@ def bench_calibrate(model: str, bands: Sequence[float] = (0.3, 0.5, 0.7)) -> Non
         print(f"{lang:5s} " + "  ".join(f"{a:>5d}/{n:<5d}" for a, n in cells))
 
 
+LENGTH_BUCKETS: tuple[tuple[str, int, int], ...] = (
+    ("<=20", 0, 20), ("21-50", 20, 50), ("51-150", 50, 150), (">150", 150, 10**9))
+
+
+def bench_dev(model: str, out: dict[str, Any], repeat: int = 3) -> None:
+    """Every held-out dev set through the real identifier: exact code and same-macrolanguage accuracy,
+    per length bucket, the 20 most frequent confusions, languages emitted, and CPU time per document
+    against lid.176 alone (timed back to back in this process, best of ``repeat``: load cancels out).
+
+    Uses the splits of :mod:`pipeline.langid.splits`, so no row was trained on.
+    """
+    from collections import Counter
+
+    from pipeline.langid.labels import macrolanguage_of
+    from pipeline.langid.splits import load_splits
+
+    ident = LanguageIdentifier(model)
+    lid = LanguageIdentifier("lid176")
+    splits = load_splits(SHARED)
+    print(f"\n== dev sets (held out), model {ident.model_name} ==")
+    print("exact = final label's code == gold individual code; macro = same macrolanguage; und counts as wrong")
+    for name, rows in splits.heldout.items():
+        texts = [r.text for r in rows]
+        res = ident.predict_batch(texts)
+        exact = [r.lang == row.gold for r, row in zip(res, rows, strict=True)]
+        macro = [lang_matches(r.lang, row.lang) or macrolanguage_of(r.lang) == macrolanguage_of(row.lang)
+                 for r, row in zip(res, rows, strict=True)]
+        buckets = []
+        for bname, lo, hi in LENGTH_BUCKETS:
+            idx = [i for i, t in enumerate(texts) if lo < len(t) <= hi]
+            if idx:
+                buckets.append(f"{bname}: {sum(exact[i] for i in idx) / len(idx):.3f}/"
+                               f"{sum(macro[i] for i in idx) / len(idx):.3f} (n={len(idx)})")
+        conf = Counter((row.gold, r.lang) for r, row, ok in zip(res, rows, exact, strict=True) if not ok)
+        best = {"lid": float("inf"), "model": float("inf")}
+        for _ in range(repeat):
+            for key, idt in (("lid", lid), ("model", ident)):
+                t = time.process_time()
+                idt.predict_batch(texts)
+                best[key] = min(best[key], time.process_time() - t)
+        ratio = best["model"] / best["lid"]
+        print(f"{name:10s} n={len(rows):6d} langs={len({r.lang for r in rows}):4d} "
+              f"exact={sum(exact) / len(rows):.4f} macro={sum(macro) / len(rows):.4f} "
+              f"emitted={len({r.lang for r in res})} µs/doc={best['model'] / len(rows) * 1e6:.0f} "
+              f"({ratio:.2f}x lid.176)")
+        print("    by length: " + "; ".join(buckets))
+        print("    confusions: " + ", ".join(f"{g}->{p} {n}" for (g, p), n in conf.most_common(20)))
+        out[f"dev_{name}"] = {"n": len(rows), "exact": sum(exact) / len(rows), "macro": sum(macro) / len(rows),
+                              "ratio_vs_lid176": ratio}
+
+
+def bench_shard_share(model: str, out: dict[str, Any], repeat: int = 3) -> None:
+    """LID's share of a shard's CPU on real web pages: ingest (WARC read), main-content extraction,
+    LID, Parquet write, each timed with ``time.process_time`` (best of ``repeat``)."""
+    import tempfile
+
+    from pipeline.config import LangIdConfig
+    from pipeline.extract import Extractor
+    from pipeline.ingest.warc import WarcReader
+    from pipeline.langid.stage import LanguageStage
+    from pipeline.write import DATA_SCHEMA, ParquetShardWriter, data_row
+
+    stage = LanguageStage.for_config(LangIdConfig(model=model))
+    stage.identifier.predict("warm up")
+    ex = Extractor()
+    best: dict[str, float] = {}
+    warcs = sorted(WEB.glob("*.warc.gz"))
+    n = 0
+    for _ in range(repeat):
+        spent = dict.fromkeys(("ingest", "extract", "langid", "write"), 0.0)
+        n = 0
+        for warc in warcs:
+            t = time.process_time()
+            docs = [d for d in WarcReader(str(warc)) if not d.done]
+            spent["ingest"] += time.process_time() - t
+            t = time.process_time()
+            for d in docs:
+                ex.run(d)
+            spent["extract"] += time.process_time() - t
+            t = time.process_time()
+            for d in docs:
+                if d.text:
+                    stage.run(d)
+            spent["langid"] += time.process_time() - t
+            with tempfile.TemporaryDirectory() as tmp:
+                t = time.process_time()
+                w = ParquetShardWriter(Path(tmp), "data/part-00000.parquet", DATA_SCHEMA)
+                for d in docs:
+                    if d.text:
+                        w.add(data_row(d, "bench"))
+                w.close()
+                spent["write"] += time.process_time() - t
+            n += len(docs)
+        for k, v in spent.items():
+            best[k] = min(best.get(k, float("inf")), v)
+    total = sum(best.values())
+    print(f"\n== shard CPU on {n} web pages ({len(warcs)} WARCs), model {model} ==")
+    for k, v in best.items():
+        print(f"  {k:8s} {v * 1e3:8.0f} ms  {v / total:6.1%}")
+    out["shard_share"] = {k: v / total for k, v in best.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="default")
     p.add_argument("--accuracy", action="store_true", help="only dev-set accuracy")
     p.add_argument("--calibrate", action="store_true", help="only the calibration table")
+    p.add_argument("--dev", action="store_true", help="only the held-out dev sets (issue 18 table)")
+    p.add_argument("--shard-share", action="store_true", help="only LID's share of shard CPU on web pages")
     p.add_argument("--json", type=Path, default=None, help="also write results as JSON")
     args = p.parse_args(argv)
     if not SHARED.exists():
@@ -283,6 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, Any] = {"model": args.model}
     if args.calibrate:
         bench_calibrate(args.model)
+    elif args.dev:
+        bench_dev(args.model, out)
+    elif args.shard_share:
+        bench_shard_share(args.model, out)
     elif args.accuracy:
         bench_accuracy(args.model, out)
     else:

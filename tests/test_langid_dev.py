@@ -1,9 +1,9 @@
 """Accuracy floors of the default model (consentcrawl-lid gated with lid.176) on held-out data.
 
-The default model is trained on part of the shared dev sets, so floors are measured on the
-held-out parts only (:mod:`pipeline.langid.splits`: UDHR held-out article, eBible dev split,
-held-out halves of Lingua and Tatoeba). Floors sit just under the measured figures (see
-docs/lid-model.md); when the default model changes, re-measure with
+The default model is trained on part of the shared data, so floors are measured on the held-out
+parts only (:mod:`pipeline.langid.splits`: eBible, Tatoeba and NTREX dev splits, UDHR held-out
+article, held-out halves of Lingua and of the 10-language Tatoeba file). Floors sit just under
+the measured figures (see docs/lid-model.md); when the default model changes, re-measure with
 ``python scripts/train_lid.py --eval-only`` and update. "known" = gold languages lid.176 has a
 label for (macro-aware). The whole dev files are still checked for lid.176 alone.
 """
@@ -18,30 +18,35 @@ from conftest import SHARED, shared_path
 
 from pipeline.langid import LanguageIdentifier, lang_matches
 from pipeline.langid.combined import knows_lid176
-from pipeline.langid.evaluate import Example, Score, load_lingua, load_tatoeba, load_udhr, score
+from pipeline.langid.evaluate import Example, load_lingua, load_tatoeba, load_udhr, score
+from pipeline.langid.labels import macrolanguage_of
 from pipeline.langid.script import scripts_compatible
-from pipeline.langid.splits import Splits, load_splits
+from pipeline.langid.splits import Row, Splits, load_splits
 
 pytestmark = pytest.mark.shared
 
-# set, floor(final label), floor(top-1), floor(final label on languages lid.176 knows)
-# Measured with the default combination (consentcrawl-lid sha256 761a680c..., gate in its JSON):
-# udhr .6510/.6627/.7396, ebible .9376/.9376/.8742, lingua .8930/.8970/.9102,
-# tatoeba .9295/.9317/.9295 (see docs/lid-model.md).
+# Issue 18: per held-out set, floors of exact-code accuracy, same-macrolanguage accuracy and exact
+# accuracy on the languages lid.176 knows, just under the figures measured with the default
+# combination (consentcrawl-lid sha256 e33cf72a..., gate in its JSON; docs/lid-model.md): exact /
+# macro / known-exact ebible .9184/.9234/.8609, udhr .6275/.6863/.6736, lingua .8833/.9046/.9078,
+# tatoeba .8081/.8269/.8169, ntrex .9320/.9496/.9525, tatoeba10 .9126/.9142/.9126.
 FLOORS: list[tuple[str, float, float, float]] = [
-    ("udhr", 0.645, 0.655, 0.73),
-    ("ebible", 0.93, 0.93, 0.865),
-    ("lingua", 0.888, 0.892, 0.905),
-    ("tatoeba", 0.925, 0.927, 0.925),
+    ("ebible", 0.913, 0.918, 0.85),
+    ("udhr", 0.615, 0.675, 0.66),
+    ("lingua", 0.878, 0.90, 0.90),
+    ("tatoeba", 0.80, 0.82, 0.81),
+    ("ntrex", 0.927, 0.945, 0.947),
+    ("tatoeba10", 0.907, 0.909, 0.907),
 ]
 
-# lid.176 alone on the whole dev files (regression floors of the baseline model).
-# Measured: udhr .2311/.2621/.5997/.6801, lingua .7799/.8072/.8730/.9036, tatoeba .8700/.8837.
-LID176_FLOORS: list[tuple[str, str, Callable[[Path], list[Example]], float, float, float, float]] = [
-    ("udhr", "udhr_dev.jsonl", load_udhr, 0.22, 0.25, 0.59, 0.67),
-    ("lingua", "lingua_dev.jsonl", load_lingua, 0.77, 0.80, 0.865, 0.895),
-    ("tatoeba", "tatoeba_dev.tsv", load_tatoeba, 0.86, 0.875, 0.86, 0.875),
-]
+
+def _exact(ident: LanguageIdentifier, rows: list[Row]) -> tuple[float, float]:
+    """(exact code, same macrolanguage) accuracy of the final labels; ``und`` counts as wrong."""
+    res = ident.predict_batch([r.text for r in rows])
+    exact = sum(r.lang == row.gold for r, row in zip(res, rows, strict=True))
+    macro = sum(lang_matches(r.lang, row.lang) or macrolanguage_of(r.lang) == macrolanguage_of(row.lang)
+                for r, row in zip(res, rows, strict=True))
+    return exact / len(rows), macro / len(rows)
 
 
 @pytest.fixture(scope="module")
@@ -51,50 +56,58 @@ def default_ident() -> LanguageIdentifier:
 
 @pytest.fixture(scope="module")
 def splits() -> Splits:
-    shared_path("lid_train", "ebible_dev.jsonl.gz")
+    shared_path("lid_train", "tatoeba", "tatoeba_dev.jsonl.gz")
+    shared_path("lid_train", "ntrex128", "ntrex128_dev.jsonl.gz")
     return load_splits(SHARED)
 
 
-def _examples(splits: Splits, name: str, lid176_known: bool = False) -> list[Example]:
-    rows = splits.heldout[name]
-    if lid176_known:  # (Score's own "known" is every language for the combination)
-        rows = [r for r in rows if knows_lid176(r.lang)]
-    return [Example(r.text, r.lang) for r in rows]
+def _known(rows: list[Row]) -> list[Row]:
+    return [r for r in rows if knows_lid176(r.lang)]
 
 
-@pytest.fixture(scope="module")
-def default_scores(default_ident: LanguageIdentifier, splits: Splits) -> dict[str, tuple[Score, Score]]:
-    """(all held-out rows, rows of languages lid.176 knows) per set."""
-    return {
-        name: (score(default_ident, _examples(splits, name)), score(default_ident, _examples(splits, name, True)))
-        for name, *_ in FLOORS
-    }
-
-
-@pytest.mark.parametrize(("name", "f_acc", "f_top1", "f_kacc"), FLOORS)
+@pytest.mark.parametrize(("name", "f_exact", "f_macro", "f_known"), FLOORS)
 def test_default_heldout_accuracy_floor(
-    default_scores: dict[str, tuple[Score, Score]],
-    name: str,
-    f_acc: float,
-    f_top1: float,
-    f_kacc: float,
+    default_ident: LanguageIdentifier, splits: Splits, name: str, f_exact: float, f_macro: float, f_known: float
 ) -> None:
-    s, known = default_scores[name]
-    print(name, s.summary(), "| lid.176-known:", known.summary())
-    assert s.accuracy >= f_acc, s.summary()
-    assert s.accuracy_top1 >= f_top1, s.summary()
-    assert known.accuracy >= f_kacc, known.summary()
+    rows = splits.heldout[name]
+    exact, macro = _exact(default_ident, rows)
+    known = _exact(default_ident, _known(rows))[0]
+    print(name, f"exact={exact:.4f} macro={macro:.4f} known-exact={known:.4f}")
+    assert exact >= f_exact and macro >= f_macro and known >= f_known, (exact, macro, known)
 
 
-@pytest.mark.parametrize("name", ["lingua", "tatoeba"])
+@pytest.mark.parametrize("name", ["lingua", "tatoeba10", "tatoeba", "ntrex"])
 def test_default_no_worse_than_lid176_on_its_languages(
-    default_scores: dict[str, tuple[Score, Score]], splits: Splits, name: str
+    default_ident: LanguageIdentifier, splits: Splits, name: str
 ) -> None:
-    """Web-register sentences in languages lid.176 knows must not get worse."""
-    lid = score(LanguageIdentifier("lid176"), _examples(splits, name, True))
-    known = default_scores[name][1]
-    assert known.n == lid.n
-    assert known.accuracy >= lid.accuracy, (known.summary(), lid.summary())
+    """Web-register, everyday and news sentences in languages lid.176 knows must not get worse."""
+    rows = _known(splits.heldout[name])
+    assert len(rows) >= 500
+    assert _exact(default_ident, rows)[0] >= _exact(LanguageIdentifier("lid176"), rows)[0]
+
+
+def test_short_texts_are_not_emitted_as_confident(default_ident: LanguageIdentifier, splits: Splits) -> None:
+    """Issue 18: texts of at most 20 characters get a language label only when it is mostly right (the
+    short-text floor of thresholds.yaml), over every held-out set."""
+    rows = [r for v in splits.heldout.values() for r in v if len(r.text) <= 20]
+    assert len(rows) >= 1000
+    res = default_ident.predict_batch([r.text for r in rows])
+    labelled = [(r, row) for r, row in zip(res, rows, strict=True) if r.lang != "und"]
+    precision = sum(r.lang == row.gold for r, row in labelled) / len(labelled)
+    print(f"<=20 chars: {len(labelled)}/{len(rows)} labelled, precision {precision:.3f}")
+    assert precision >= 0.80  # measured 0.8x; lid.176's thresholds alone gave ~0.75 on these rows
+
+
+# lid.176 alone on the whole dev files (regression floors of the baseline model, macro-aware).
+# Measured before issue 18: udhr .2311/.2621/.5997/.6801, lingua .7799/.8072/.8730/.9036, tatoeba
+# .8700/.8837. Since issue 18 lid.176's macrolanguages become individual languages (`ms` -> `zsm`,
+# `sq` -> `als`), which are wrong for UDHR's other members (`zlm`, `aln`) where the macrolanguage
+# counted as right, and the short-text floor applies: udhr .2156/.2440/.5567/.6300.
+LID176_FLOORS: list[tuple[str, str, Callable[[Path], list[Example]], float, float, float, float]] = [
+    ("udhr", "udhr_dev.jsonl", load_udhr, 0.21, 0.24, 0.55, 0.625),
+    ("lingua", "lingua_dev.jsonl", load_lingua, 0.77, 0.80, 0.865, 0.895),
+    ("tatoeba", "tatoeba_dev.tsv", load_tatoeba, 0.85, 0.875, 0.85, 0.875),  # .8548 with the short-text floor
+]
 
 
 @pytest.mark.parametrize(
@@ -132,6 +145,11 @@ def test_dev_set_sizes(splits: Splits) -> None:
     assert len({r.lang for r in splits.heldout["ebible"]}) == 820
     assert len({r.lang for r in splits.heldout["lingua"]}) == 75
     assert len(splits.heldout["udhr"]) + len(splits.train["udhr"]) == len(udhr) - 7
+    # Tatoeba / NTREX: their own dev splits, whole (no dev text is also a training text of any
+    # source, so none was dropped), with the train split of the same sets trained on.
+    assert (len(splits.heldout["tatoeba"]), len(splits.train["tatoeba"])) == (4315, 41137)
+    assert (len(splits.heldout["ntrex"]), len(splits.train["ntrex"])) == (3630, 36300)
+    assert len({r.lang for r in splits.heldout["ntrex"]}) == 120
 
 
 def test_udhr_label_script_matches_gold(default_ident: LanguageIdentifier) -> None:

@@ -53,8 +53,14 @@ def test_labels_are_iso639_3_plus_script() -> None:
     labels = [x.removeprefix("__label__") for x in read_fasttext_labels(MODEL)]
     assert all(LABEL_RE.match(x) for x in labels), [x for x in labels if not LABEL_RE.match(x)][:5]
     assert len({x[:3] for x in labels}) >= 1000
-    for lab in ("eng_Latn", "cmn_Hani", "jpn_Jpan", "kor_Kore", "rus_Cyrl", "tpi_Latn", "quz_Latn", "chr_Cher"):
+    # FineWeb-2 / GlotLID label space: individual languages, Han as one script, Korean Hang.
+    for lab in ("eng_Latn", "cmn_Hani", "jpn_Jpan", "kor_Hang", "rus_Cyrl", "tpi_Latn", "quz_Latn", "chr_Cher",
+                "arb_Arab", "pes_Arab", "prs_Arab", "ekk_Latn", "lvs_Latn", "khk_Cyrl", "azj_Latn", "als_Latn",
+                "nob_Latn", "uzn_Latn", "npi_Deva", "kmr_Latn", "ydd_Hebr", "fao_Latn", "fil_Latn", "nso_Latn"):
         assert lab in labels, lab
+    assert len({x[:3] for x in labels}) >= 1200
+    assert not {x[:3] for x in labels} & {"ara", "zho", "fas", "est", "lav", "mon", "aze", "sqi", "nor", "uzb",
+                                          "nep", "kur", "yid", "msa", "swa"}
 
 
 def test_default_is_the_combination() -> None:
@@ -110,7 +116,9 @@ def test_long_tail_tagged_not_folded(long_tail: list[tuple[str, str]]) -> None:
         ("The committee will publish its final report on the project next week.", "eng_Latn"),
         ("Le gouvernement a annoncé de nouvelles mesures pour les écoles.", "fra_Latn"),
         ("Die Regierung plant neue Investitionen in Schulen und Krankenhäuser.", "deu_Latn"),
-        ("这是一个关于中国经济发展的新闻报道，政府发布了新的政策。", "zho_Hans"),
+        ("这是一个关于中国经济发展的新闻报道，政府发布了新的政策。", "cmn_Hani"),
+        ("أعلنت الحكومة اليوم عن خطة جديدة لتطوير التعليم في جميع أنحاء البلاد.", "arb_Arab"),
+        ("Valitsus kiitis täna heaks uue hariduse ja teaduse seaduse eelnõu.", "ekk_Latn"),
         ("日本政府は新しい経済政策を発表しました。", "jpn_Jpan"),
         ("Влада Србије је данас усвојила нови закон о образовању и науци.", "srp_Cyrl"),
     ],
@@ -142,8 +150,12 @@ G = Gate(lid_sure=0.9, tail_min=0.5, known_min=0.9, known_lid_max=0.5)
         # Long tail: ours wins when confident enough.
         ([(0.6, "__label__en")], [(0.8, "__label__tpi_Latn")], "Latn", "ours", (0.8, "__label__tpi_Latn")),
         ([(0.6, "__label__en")], [(0.4, "__label__tpi_Latn")], "Latn", "lid", (0.6, "__label__en")),
-        # Agreement (macro-aware): lid.176's label with the larger probability.
-        ([(0.6, "__label__zh")], [(0.97, "__label__cmn_Hani")], "Hans", "lid", (0.97, "__label__zh")),
+        # Agreement (macro-aware): the finer label (ours when it names a member) with the larger probability.
+        ([(0.6, "__label__zh")], [(0.97, "__label__cmn_Hani")], "Hans", "lid", (0.97, "__label__cmn_Hani")),
+        ([(0.6, "__label__zh")], [(0.97, "__label__zho_Hani")], "Hans", "lid", (0.97, "__label__zh")),
+        # A lid.176 macrolanguage it cannot split (fa: Iranian Persian or Dari) never short-cuts.
+        ([(0.99, "__label__fa")], [(0.9, "__label__prs_Arab")], "Arab", "lid", (0.99, "__label__prs_Arab")),
+        ([(0.99, "__label__fa")], None, "Arab", "lid", (0.99, "__label__fa")),
         # Disagreement on a language lid.176 knows: ours needs known_min and a weak lid.176.
         ([(0.45, "__label__hr")], [(0.95, "__label__bos_Latn")], "Latn", "ours", (0.95, "__label__bos_Latn")),
         ([(0.6, "__label__hr")], [(0.95, "__label__bos_Latn")], "Latn", "lid", (0.6, "__label__hr")),
@@ -162,6 +174,18 @@ def test_gate_decisions(
 ) -> None:
     who, pairs = decide(lid, ours, script, G)
     assert (who, pairs[0]) == (winner, top)
+
+
+def test_near_twin_prefers_ours_only_for_listed_languages() -> None:
+    """``prefer_ours`` (tuned per language): ours wins a near-twin disagreement at ``twin_min``."""
+    gate = Gate(lid_sure=0.9, tail_min=0.5, known_min=0.9, known_lid_max=0.5, twin_min=0.6,
+                prefer_ours=frozenset({"nob"}))
+    lid = [(0.8, "__label__da")]  # both languages are lid.176's: step 5, not the long tail
+    assert decide(lid, [(0.7, "__label__nob_Latn")], "Latn", gate)[0] == "ours"
+    assert decide(lid, [(0.5, "__label__nob_Latn")], "Latn", gate)[0] == "lid"
+    assert decide(lid, [(0.7, "__label__swe_Latn")], "Latn", gate)[0] == "lid"
+    assert decide(lid, [(0.7, "__label__nob_Latn")], "Latn", G)[0] == "lid"
+    assert Gate.from_mapping(gate.to_dict()) == gate
 
 
 def test_absorbing_language_never_short_cuts() -> None:

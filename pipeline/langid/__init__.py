@@ -4,7 +4,7 @@ per-label thresholds and ``und``/``zxx`` handling. See docs/langid.md."""
 from __future__ import annotations
 
 from .identifier import LangIdError, LangResult, LanguageIdentifier
-from .labels import is_macrolanguage, lang_matches, parse_label
+from .labels import is_macrolanguage, lang_matches, macrolanguage_of, parse_label
 from .model import ModelNotFoundError
 from .prepare import prepare_text
 from .script import detect_script
@@ -19,6 +19,7 @@ __all__ = [
     "detect_script",
     "is_macrolanguage",
     "lang_matches",
+    "macrolanguage_of",
     "parse_label",
     "prepare_text",
 ]

@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--k", type=int, default=3, help="number of top labels to output (default 3)")
     p.add_argument("--thresholds", default=None, help="YAML thresholds file (default: shipped)")
+    p.add_argument("--labels", choices=("individual", "macrolanguage"), default="individual",
+                   help="label view: individual FineWeb-2 codes (default, cmn_Hani) or macrolanguages (zho_Hani)")
 
 
 def _line_text(line: str) -> str:
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns a process exit code."""
     args = build_parser().parse_args(argv)
     try:
-        ident = LanguageIdentifier(model=args.model, thresholds=args.thresholds, k=args.k)
+        ident = LanguageIdentifier(model=args.model, thresholds=args.thresholds, k=args.k, labels=args.labels)
     except (ModelNotFoundError, ValueError, OSError) as exc:
         print(f"consentcrawl: error: {exc}", file=sys.stderr)
         return 2

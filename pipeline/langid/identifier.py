@@ -8,13 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from .combined import CombinedModel, load_combined
-from .labels import SPECIAL_LANGS, parse_label
+from .labels import SPECIAL_LANGS, label_script, lid176_individual, macrolanguage_of, parse_label
 from .model import InvalidModelError, LoadedModel, ModelNotFoundError, load_fasttext, resolve_models
 from .prepare import DEFAULT_MAX_CHARS, DEFAULT_WINDOWS, prepare_text
 from .script import detect_script, scripts_compatible
 from .thresholds import Thresholds
 
-__all__ = ["LangIdError", "LangIdModelNotFoundError", "LangResult", "LanguageIdentifier"]
+__all__ = ["LABEL_VIEWS", "LangIdError", "LangIdModelNotFoundError", "LangResult", "LanguageIdentifier"]
+
+#: Label views: ``individual`` (FineWeb-2 / GlotLID: ``arb_Arab``, ``cmn_Hani``, the default) or
+#: ``macrolanguage`` (``ara_Arab``, ``zho_Hani``: members grouped under their ISO macrolanguage).
+LABEL_VIEWS = ("individual", "macrolanguage")
 
 
 class LangIdError(ValueError):
@@ -50,6 +54,8 @@ class LangResult:
     ``script_conflict`` is True when the model's label names (or, for lid.176, only allows)
     a script different from the one the text is written in, e.g. ``eng_Latn`` for Cyrillic
     text; the label keeps the model's script then, so filter on this flag if it matters.
+    ``macrolanguage`` is the ISO macrolanguage of ``lang`` (``zho`` for ``cmn``), or ``lang``
+    itself when it has none, so that users can group FineWeb-2-style individual labels.
     """
 
     label: str
@@ -58,6 +64,7 @@ class LangResult:
     score: float
     topk: tuple[tuple[str, float], ...]
     script_conflict: bool = False
+    macrolanguage: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (CLI / manifests)."""
@@ -68,10 +75,11 @@ class LangResult:
             "score": self.score,
             "topk": [[lab, s] for lab, s in self.topk],
             "script_conflict": self.script_conflict,
+            "macrolanguage": self.macrolanguage,
         }
 
 
-ZXX_RESULT = LangResult("zxx_Zxxx", "zxx", "Zxxx", 1.0, (("zxx_Zxxx", 1.0),))
+ZXX_RESULT = LangResult("zxx_Zxxx", "zxx", "Zxxx", 1.0, (("zxx_Zxxx", 1.0),), False, "zxx")
 
 
 def _pick_script(candidates: tuple[str, ...], text_script: str) -> tuple[str, bool]:
@@ -100,7 +108,11 @@ class LanguageIdentifier:
         k: int = 3,
         max_chars: int = DEFAULT_MAX_CHARS,
         windows: int = DEFAULT_WINDOWS,
+        labels: str = "individual",
     ) -> None:
+        if labels not in LABEL_VIEWS:
+            raise LangIdError(f"langid.labels: expected one of {', '.join(LABEL_VIEWS)}, found {labels!r}")
+        self._view = labels
         try:
             self._paths = resolve_models(model)
         except ModelNotFoundError as exc:
@@ -183,6 +195,11 @@ class LanguageIdentifier:
         return self._thresholds
 
     @property
+    def label_view(self) -> str:
+        """``individual`` (FineWeb-2 codes, default) or ``macrolanguage``."""
+        return self._view
+
+    @property
     def k(self) -> int:
         """Number of (label, score) pairs in ``topk``."""
         return self._k
@@ -217,23 +234,39 @@ class LanguageIdentifier:
                     pairs = loaded.predict_pairs(prepared[i], self._k)
             except (ValueError, TypeError, RuntimeError, UnicodeError):
                 pairs = []  # defensive: prepared text should never make fastText raise
-            results[i] = self._result(pairs, scripts[i])
+            results[i] = self._result(pairs, scripts[i], len(prepared[i]))
         return results
 
-    def _result(self, pairs: Sequence[tuple[float, str]], text_script: str) -> LangResult:
+    def _label(self, raw: str, text_script: str) -> tuple[str, str, bool]:
+        """(lang, label script, script conflict) of one raw model label in this view.
+
+        lid.176's macrolanguage labels become the individual language of the text's script
+        (``zh`` -> ``cmn``, ``ar`` -> ``arb``) where one is defined (labels.LID176_INDIVIDUAL).
+        """
+        lang, candidates = parse_label(raw)
+        script, conflict = _pick_script(candidates, text_script)
+        if lang in SPECIAL_LANGS:
+            conflict = False
+        else:  # only lid.176 labels (``zh``) are in the table; ``xxx_Scrp`` labels pass through
+            lang = lid176_individual(raw, script) or lang
+        if self._view == "macrolanguage":
+            lang = macrolanguage_of(lang)
+        return lang, label_script(script), conflict
+
+    def _result(self, pairs: Sequence[tuple[float, str]], text_script: str, length: int = 0) -> LangResult:
+        """Labels, scores, thresholds; ``length`` = characters the model saw (short-text thresholds)."""
         topk: list[tuple[str, float]] = []
-        top_lang, top_script, top_conflict = "und", text_script, False
+        top_lang, top_script, top_conflict = "und", label_script(text_script), False
         for rank, (prob, raw) in enumerate(pairs):
-            lang, candidates = parse_label(raw)
-            script, conflict = _pick_script(candidates, text_script)
-            if lang in SPECIAL_LANGS:
-                conflict = False
+            lang, script, conflict = self._label(raw, text_script)
             topk.append((f"{lang}_{script}", round(min(1.0, max(0.0, float(prob))), 4)))
             if rank == 0:
                 top_lang, top_script, top_conflict = lang, script, conflict
         score = topk[0][1] if topk else 0.0
-        if not topk or score < self._thresholds.for_label(top_lang, top_script):
-            return LangResult(f"und_{text_script}", "und", text_script, score, tuple(topk), False)
+        if not topk or score < self._thresholds.for_label(top_lang, top_script, length):
+            und = label_script(text_script)
+            return LangResult(f"und_{und}", "und", und, score, tuple(topk), False, "und")
         return LangResult(
-            f"{top_lang}_{top_script}", top_lang, top_script, score, tuple(topk), top_conflict
+            f"{top_lang}_{top_script}", top_lang, top_script, score, tuple(topk), top_conflict,
+            macrolanguage_of(top_lang),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 LABEL_PREFIX = "__label__"
 
@@ -219,47 +220,81 @@ LID176: dict[str, Lid176Entry] = {
     "zh": _e("zho", "Hans Hant", "M", "macrolanguage; Mandarin is 'cmn'"),
 }
 
-# ISO 639-3 macrolanguages -> their individual member languages (subset relevant to LID
-# evaluation and to the labels above). Used to score a macro prediction against an individual
-# gold label and vice versa. Deliberate deviation: Indonesian 'ind' and Minangkabau 'min' are
-# ISO members of 'msa' but are kept apart, because lid.176 and the dev sets treat them as
-# separate languages and 'ind' for Malay text is the classic confusion we want to count.
-MACROLANGUAGES: dict[str, frozenset[str]] = {
-    k: frozenset(v.split())
-    for k, v in {
-        "ara": "arb arz apc ajp acm acq acw acx aeb aec afb ayh ayl ayn ayp ars ary abv auz "
-        "avl pga shu ssh adf abh",
-        "aze": "azj azb",
-        "est": "ekk vro",
-        "fas": "pes prs",
-        "grn": "gug gui gun gnw nhd",
-        "hbs": "hrv srp bos cnr",
-        "kok": "gom knn",
-        "kom": "kpv koi",
-        "kur": "kmr ckb sdh",
-        "lah": "pnb skr hnd jat phr xhe",
-        "lav": "lvs ltg",
-        "mlg": "plt bhr bmm bzc msh skg tdx tkg txy xmv xmw",
-        "mon": "khk mvf",
-        "msa": "zsm jax meo mfa mqg xmm bjn btj bve bvu coa dup hji jak kvb kvr kxd "
-        "lce lcf liw max mfb mly mqg mui orn ors pel pse tmw urk vkk vkt zlm zmi",
-        "nep": "npi dty",
-        "nor": "nob nno",
-        "ori": "ory spv",
-        "pus": "pbt pbu pst",
-        "que": "quy quz qub qug qvi qxo qvw qwh quh qul qus qvc qve qvh qvm qvn qvo qvs "
-        "qvz qxa qxn qxp qxr qxu qxw",
-        "sqi": "als aln aae aat",
-        "srd": "sro src sdc sdn",
-        "swa": "swh swc",
-        "uzb": "uzn uzs",
-        "yid": "ydd yih",
-        "zho": "cmn yue wuu nan hak gan hsn cjy cdo cpx czh czo lzh mnp",
-        "zza": "diq kiu",
-    }.items()
+# ISO 639-3 macrolanguages -> their active individual members: SIL's table, shipped as data
+# (``macrolanguages.tsv``, compared with the copy in ``python-iso639`` by the tests). Used for the
+# ``macrolanguage`` output field, for scoring a macro prediction against an individual gold label
+# (and vice versa), and for keep-lists. One deliberate deviation, listed in
+# ``NOT_GROUPED``: Indonesian 'ind' and Minangkabau 'min' are ISO members of 'msa' but are kept
+# apart, because every LID model and data set treats them as separate languages and 'ind' for
+# Malay text is the classic confusion we want to count.
+NOT_GROUPED: frozenset[tuple[str, str]] = frozenset({("msa", "ind"), ("msa", "min")})
+MACROLANGUAGES_TSV = Path(__file__).with_name("macrolanguages.tsv")
+
+
+def _load_macrolanguages(path: Path = MACROLANGUAGES_TSV) -> dict[str, frozenset[str]]:
+    groups: dict[str, set[str]] = {}
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.startswith(("#", "macrolanguage\t")) or not line.strip():
+                continue
+            macro, member = line.split()
+            if (macro, member) not in NOT_GROUPED:
+                groups.setdefault(macro, set()).add(member)
+    return {k: frozenset(v) for k, v in sorted(groups.items())}
+
+
+MACROLANGUAGES: dict[str, frozenset[str]] = _load_macrolanguages()
+MACRO_OF: dict[str, str] = {m: k for k, members in MACROLANGUAGES.items() for m in members}
+
+# lid.176 macrolanguage labels -> the individual language they stand for, per script of the text
+# (FineWeb-2 / GlotLID label space). Why per script: ``az`` in Arabic script is South Azerbaijani,
+# in Latin North Azerbaijani. A script missing here keeps the macrolanguage (nothing finer can be
+# said from lid.176 alone: ``sh``, ``qu``, ``sc``, ``ku`` in Arabic script; ``gn`` and ``ps`` too,
+# as our training data labels Guarani and Pashto text so, without a variety). The combination
+# prefers a member named by our model when it ran (``fa`` -> ``prs`` for Dari, ``sh`` -> ``bos``).
+LID176_INDIVIDUAL: dict[str, dict[str, str]] = {
+    "ar": {"Arab": "arb"},
+    "az": {"Latn": "azj", "Cyrl": "azj", "Arab": "azb"},
+    "et": {"Latn": "ekk"},
+    "fa": {"Arab": "pes"},
+    "ku": {"Latn": "kmr", "Cyrl": "kmr"},
+    "kv": {"Cyrl": "kpv"},
+    "lv": {"Latn": "lvs"},
+    "mg": {"Latn": "plt"},
+    "mn": {"Cyrl": "khk"},
+    "ms": {"Latn": "zsm"},
+    "ne": {"Deva": "npi"},
+    "no": {"Latn": "nob"},
+    "or": {"Orya": "ory"},
+    "sq": {"Latn": "als"},
+    "sw": {"Latn": "swh"},
+    "uz": {"Latn": "uzn", "Cyrl": "uzn"},
+    "yi": {"Hebr": "ydd"},
+    "zh": {"Hans": "cmn", "Hant": "cmn", "Hani": "cmn"},
 }
 
-MACRO_OF: dict[str, str] = {m: k for k, members in MACROLANGUAGES.items() for m in members}
+# Label scripts as FineWeb-2 / GlotLID write them: one Han script for Chinese (``cmn_Hani``) and
+# ``Hang`` for Korean (``kor_Hang``). Script detection keeps its finer answer (Hans/Hant, Kore).
+LABEL_SCRIPT: dict[str, str] = {"Hans": "Hani", "Hant": "Hani", "Kore": "Hang"}
+
+
+def label_script(script: str) -> str:
+    """The script as written in an output label (``Hans`` -> ``Hani``, ``Kore`` -> ``Hang``)."""
+    return LABEL_SCRIPT.get(script, script)
+
+
+def macrolanguage_of(lang: str) -> str:
+    """The ISO 639-3 macrolanguage of ``lang``, or ``lang`` itself (individual, or a macrolanguage).
+
+    Why ``lang`` itself rather than empty: grouping a dataset by this field then needs no fallback.
+    """
+    return MACRO_OF.get(lang, lang)
+
+
+def lid176_individual(raw: str, script: str) -> str | None:
+    """The individual language a lid.176 macrolanguage label stands for in ``script``, if one."""
+    by_script = LID176_INDIVIDUAL.get(strip_prefix(raw).strip())
+    return by_script.get(script) if by_script else None
 
 
 def strip_prefix(raw: str) -> str:
@@ -302,3 +337,84 @@ def lang_matches(pred: str, gold: str) -> bool:
     if pred == gold:
         return True
     return MACRO_OF.get(gold) == pred or MACRO_OF.get(pred) == gold
+
+
+# ISO 639-1 -> (ISO 639-3, English name). ISO 639-3 is the 639-2/T code, the macrolanguage where
+# ISO 639-1 names one (``ar`` -> ``ara``, ``zh`` -> ``zho``); ``sh`` (withdrawn) is Serbo-Croatian.
+# Why our own table: the config accepts ``fr`` as well as ``fra`` without a runtime dependency.
+ISO639_1: dict[str, tuple[str, str]] = {
+    k: (v[:3], v[4:])
+    for k, v in (line.split(" ", 1) for line in """\
+aa aar Afar|ab abk Abkhazian|ae ave Avestan|af afr Afrikaans|ak aka Akan|am amh Amharic|an arg Aragonese
+ar ara Arabic|as asm Assamese|av ava Avaric|ay aym Aymara|az aze Azerbaijani|ba bak Bashkir
+be bel Belarusian|bg bul Bulgarian|bi bis Bislama|bm bam Bambara|bn ben Bengali|bo bod Tibetan
+br bre Breton|bs bos Bosnian|ca cat Catalan|ce che Chechen|ch cha Chamorro|co cos Corsican|cr cre Cree
+cs ces Czech|cu chu Church Slavic|cv chv Chuvash|cy cym Welsh|da dan Danish|de deu German|dv div Divehi
+dz dzo Dzongkha|ee ewe Ewe|el ell Greek|en eng English|eo epo Esperanto|es spa Spanish|et est Estonian
+eu eus Basque|fa fas Persian|ff ful Fulah|fi fin Finnish|fj fij Fijian|fo fao Faroese|fr fra French
+fy fry Western Frisian|ga gle Irish|gd gla Scottish Gaelic|gl glg Galician|gn grn Guarani|gu guj Gujarati
+gv glv Manx|ha hau Hausa|he heb Hebrew|hi hin Hindi|ho hmo Hiri Motu|hr hrv Croatian|ht hat Haitian Creole
+hu hun Hungarian|hy hye Armenian|hz her Herero|ia ina Interlingua|id ind Indonesian|ie ile Interlingue
+ig ibo Igbo|ii iii Sichuan Yi|ik ipk Inupiaq|io ido Ido|is isl Icelandic|it ita Italian|iu iku Inuktitut
+ja jpn Japanese|jv jav Javanese|ka kat Georgian|kg kon Kongo|ki kik Kikuyu|kj kua Kuanyama|kk kaz Kazakh
+kl kal Kalaallisut|km khm Khmer|kn kan Kannada|ko kor Korean|kr kau Kanuri|ks kas Kashmiri|ku kur Kurdish
+kv kom Komi|kw cor Cornish|ky kir Kyrgyz|la lat Latin|lb ltz Luxembourgish|lg lug Ganda|li lim Limburgish
+ln lin Lingala|lo lao Lao|lt lit Lithuanian|lu lub Luba-Katanga|lv lav Latvian|mg mlg Malagasy
+mh mah Marshallese|mi mri Maori|mk mkd Macedonian|ml mal Malayalam|mn mon Mongolian|mr mar Marathi
+ms msa Malay|mt mlt Maltese|my mya Burmese|na nau Nauru|nb nob Norwegian Bokmal|nd nde North Ndebele
+ne nep Nepali|ng ndo Ndonga|nl nld Dutch|nn nno Norwegian Nynorsk|no nor Norwegian|nr nbl South Ndebele
+nv nav Navajo|ny nya Nyanja|oc oci Occitan|oj oji Ojibwa|om orm Oromo|or ori Odia|os oss Ossetian
+pa pan Punjabi|pi pli Pali|pl pol Polish|ps pus Pashto|pt por Portuguese|qu que Quechua|rm roh Romansh
+rn run Rundi|ro ron Romanian|ru rus Russian|rw kin Kinyarwanda|sa san Sanskrit|sc srd Sardinian
+sd snd Sindhi|se sme Northern Sami|sg sag Sango|sh hbs Serbo-Croatian|si sin Sinhala|sk slk Slovak
+sl slv Slovenian|sm smo Samoan|sn sna Shona|so som Somali|sq sqi Albanian|sr srp Serbian|ss ssw Swati
+st sot Southern Sotho|su sun Sundanese|sv swe Swedish|sw swa Swahili|ta tam Tamil|te tel Telugu
+tg tgk Tajik|th tha Thai|ti tir Tigrinya|tk tuk Turkmen|tl tgl Tagalog|tn tsn Tswana|to ton Tongan
+tr tur Turkish|ts tso Tsonga|tt tat Tatar|tw twi Twi|ty tah Tahitian|ug uig Uyghur|uk ukr Ukrainian
+ur urd Urdu|uz uzb Uzbek|ve ven Venda|vi vie Vietnamese|vo vol Volapuk|wa wln Walloon|wo wol Wolof
+xh xho Xhosa|yi yid Yiddish|yo yor Yoruba|za zha Zhuang|zh zho Chinese|zu zul Zulu""".replace("\n", "|").split("|"))
+}
+
+# ISO 639-2/B (bibliographic) codes that differ from the 639-3 code of the same language.
+ISO639_2B: dict[str, str] = {
+    "alb": "sqi", "arm": "hye", "baq": "eus", "bur": "mya", "chi": "zho", "cze": "ces", "dut": "nld",
+    "fre": "fra", "geo": "kat", "ger": "deu", "gre": "ell", "ice": "isl", "mac": "mkd", "mao": "mri",
+    "may": "msa", "per": "fas", "rum": "ron", "slo": "slk", "tib": "bod", "wel": "cym",
+}
+
+LANGUAGE_NAMES: dict[str, str] = {code3: name for code3, name in ISO639_1.values()}
+
+
+def language_name(lang: str) -> str:
+    """English name of an ISO 639-3 code when we know it (the ISO 639-1 languages), else ''."""
+    return LANGUAGE_NAMES.get(lang, "")
+
+
+def normalize_language(code: str) -> str | None:
+    """``fr``, ``FRA``, ``fre``, ``fr-Latn``, ``fra_latn`` -> ``fra`` / ``fra_Latn``; None if not code-shaped.
+
+    Why: labels are ISO 639-3 + ISO 15924, and a keep-list entry that is spelled another way
+    would otherwise match nothing. Only the shape is checked here; whether a model can output
+    the language is checked against its labels (pipeline/langid/stage.py).
+    """
+    text = code.strip().replace("-", "_")
+    lang, _, script = text.partition("_")
+    lang = lang.lower()
+    if len(lang) == 2 and lang.isascii() and lang.isalpha():
+        entry = ISO639_1.get(lang)
+        if entry is None:
+            lid = LID176.get(lang)
+            if lid is None:
+                return None
+            lang = lid.iso639_3
+        else:
+            lang = entry[0]
+    elif len(lang) == 3 and lang.isascii() and lang.isalpha():
+        lang = ISO639_2B.get(lang, lang)
+    else:
+        return None
+    if not _:
+        return lang
+    if len(script) != 4 or not (script.isascii() and script.isalpha()):
+        return None
+    return f"{lang}_{script[0].upper()}{script[1:].lower()}"

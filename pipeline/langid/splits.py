@@ -12,7 +12,13 @@ Splits (all by hashes, so they do not depend on file order or on the machine):
   every translation is both learnt and tested, never on the same text.
 * Lingua (``lingua_dev.jsonl``): half of each language's sentences held out (hash of the
   language and upstream line number).
-* Tatoeba (``tatoeba_dev.tsv``): half held out (hash of the sentence id).
+* Tatoeba 10 languages (``multilingual_text/tatoeba_dev.tsv``, set ``tatoeba10``): half held
+  out (hash of the sentence id).
+* Tatoeba 154 languages (``lid_train/tatoeba/``, set ``tatoeba``) and NTREX-128 news
+  (``lid_train/ntrex128/``, set ``ntrex``): the data sets' own ``train`` split for training,
+  their ``dev`` split held out (both splits are by hash upstream: of the sentence for Tatoeba, of
+  the news article for NTREX, so no article spans two splits). Their third split (held-out) is
+  not in ``../shared`` and is never read here.
 
 A held-out row whose exact text is also a training row (two UDHR translations of a language
 sharing an article's wording, e.g. German 1901 and 1996 orthography) is dropped from the
@@ -20,8 +26,9 @@ held-out set: the model has seen that text.
 
 Training labels are ``<ISO 639-3>_<ISO 15924>`` with one code per language across sources:
 Lingua's macrolanguage codes are mapped to the individual code the other sources use
-(``zho`` -> ``cmn``, ``ara`` -> ``arb``...), Han scripts are one ``Hani`` and Hangul is
-``Kore`` (the script of the output label comes from the text at prediction time anyway).
+(``zho`` -> ``cmn``, ``ara`` -> ``arb``, ``msa`` -> ``zsm``...), Han scripts are one ``Hani``
+and Korean is ``Hang``, as in FineWeb-2 / GlotLID. ``Row.gold`` is the individual code the
+"exact code" accuracy compares with; ``Row.lang`` stays the code as published.
 """
 
 from __future__ import annotations
@@ -43,14 +50,14 @@ LINGUA_TO_INDIVIDUAL: dict[str, str] = {
     "fas": "pes",
     "lav": "lvs",
     "mon": "khk",
-    "msa": "zlm",
+    "msa": "zsm",
     "sqi": "als",
     "swa": "swh",
     "zho": "cmn",
 }
 
 # Script codes merged in training labels.
-_LABEL_SCRIPT = {"Hans": "Hani", "Hant": "Hani", "Hang": "Kore"}
+_LABEL_SCRIPT = {"Hans": "Hani", "Hant": "Hani", "Kore": "Hang"}
 
 UDHR_ARTICLES = (1, 2, 4)
 LINGUA_HELDOUT_PERCENT = 50
@@ -66,6 +73,11 @@ class Row:
     lang: str
     source: str
     license: str = ""
+
+    @property
+    def gold(self) -> str:
+        """The individual-language code of the label (``zsm`` for Lingua's ``msa``): exact scoring."""
+        return self.label.partition("_")[0]
 
 
 def train_label(lang: str, script: str) -> str:
@@ -107,6 +119,15 @@ def iter_ebible(path: Path) -> Iterator[Row]:
         for line in f:
             r = json.loads(line)
             yield Row(r["text"], train_label(r["iso639_3"], r["script"]), r["iso639_3"], "ebible",
+                      r.get("license", ""))
+
+
+def iter_lid_jsonl(path: Path, source: str) -> Iterator[Row]:
+    """Rows of a ``lid_train`` JSONL.gz set (``tatoeba/``, ``ntrex128/``: same fields as eBible)."""
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            yield Row(r["text"], train_label(r["iso639_3"], r["script"]), r["iso639_3"], source,
                       r.get("license", ""))
 
 
@@ -152,7 +173,7 @@ def tatoeba_split(path: Path) -> tuple[list[Row], list[Row]]:
 
 @dataclass
 class Splits:
-    """All training rows and the four held-out sets."""
+    """All training rows and the held-out sets, by source name."""
 
     train: dict[str, list[Row]]
     heldout: dict[str, list[Row]]
@@ -169,13 +190,17 @@ def load_splits(shared_data: Path) -> Splits:
         "ebible": list(iter_ebible(lt / "ebible_train.jsonl.gz")),
         "udhr": u_tr,
         "lingua": l_tr,
-        "tatoeba": t_tr,
+        "tatoeba10": t_tr,
+        "tatoeba": list(iter_lid_jsonl(lt / "tatoeba" / "tatoeba_train.jsonl.gz", "tatoeba")),
+        "ntrex": list(iter_lid_jsonl(lt / "ntrex128" / "ntrex128_train.jsonl.gz", "ntrex")),
     }
     seen = {r.text for rows in train.values() for r in rows}
     heldout = {
-        "udhr": u_ho,
         "ebible": list(iter_ebible(lt / "ebible_dev.jsonl.gz")),
+        "udhr": u_ho,
         "lingua": l_ho,
-        "tatoeba": t_ho,
+        "tatoeba": list(iter_lid_jsonl(lt / "tatoeba" / "tatoeba_dev.jsonl.gz", "tatoeba")),
+        "ntrex": list(iter_lid_jsonl(lt / "ntrex128" / "ntrex128_dev.jsonl.gz", "ntrex")),
+        "tatoeba10": t_ho,
     }
     return Splits(train=train, heldout={k: [r for r in v if r.text not in seen] for k, v in heldout.items()})

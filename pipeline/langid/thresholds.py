@@ -1,4 +1,4 @@
-"""Per-label confidence thresholds loaded from YAML (default + overrides)."""
+"""Per-label confidence thresholds loaded from YAML (default + overrides + short-text floors)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,38 @@ from pathlib import Path
 
 import yaml
 
+from .labels import macrolanguage_of
+
 DEFAULT_THRESHOLDS_PATH = Path(__file__).with_name("thresholds.yaml")
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Threshold lookup: full label first (``srp_Cyrl``), then bare language (``srp``)."""
+    """Threshold lookup: full label first (``srp_Cyrl``), then bare language (``srp``), then its
+    macrolanguage (``zho`` covers ``cmn``); raised to the short-text floor of the text's length.
+
+    ``by_length`` maps a maximum length in characters (of the text the model saw) to a floor:
+    ``{20: 0.9, 50: 0.7}`` means a 12-character text needs 0.9 whatever its label. Why: a
+    confident-looking probability on a few characters is wrong far more often than on a sentence.
+    """
 
     default: float = 0.5
     overrides: Mapping[str, float] = field(default_factory=dict)
+    by_length: Mapping[int, float] = field(default_factory=dict)
 
-    def for_label(self, lang: str, script: str) -> float:
-        """Minimum top-1 probability to accept ``lang_script``."""
+    def for_label(self, lang: str, script: str, length: int = 0) -> float:
+        """Minimum top-1 probability to accept ``lang_script`` on a text of ``length`` characters
+        (0: unknown, no floor)."""
         o = self.overrides
         value = o.get(f"{lang}_{script}")
         if value is None:
-            value = o.get(lang, self.default)
+            value = o.get(lang)
+        if value is None:
+            value = o.get(macrolanguage_of(lang), self.default)
+        if length > 0 and self.by_length:
+            for limit in sorted(self.by_length):
+                if length <= limit:
+                    return max(value, self.by_length[limit]) if value > 0.0 else value
         return value
 
     @classmethod
@@ -33,7 +49,7 @@ class Thresholds:
             data = {}
         if not isinstance(data, Mapping):
             raise ValueError(f"expected a mapping with 'default' and/or 'overrides', found {_kind(data)}")
-        unknown = set(data) - {"default", "overrides"}
+        unknown = set(data) - {"default", "overrides", "by_length"}
         if unknown:
             raise ValueError(f"unknown keys in thresholds config: {sorted(map(str, unknown))}")
         default = _probability("default", data.get("default", 0.5))
@@ -41,7 +57,15 @@ class Thresholds:
         if not isinstance(raw, Mapping):
             raise ValueError(f"'overrides' must be a mapping label -> probability, found {_kind(raw)}")
         overrides = {str(k): _probability(f"overrides.{k}", v) for k, v in raw.items()}
-        return cls(default=default, overrides=overrides)
+        raw_len = data.get("by_length") or {}
+        if not isinstance(raw_len, Mapping):
+            raise ValueError(f"'by_length' must be a mapping max characters -> probability, found {_kind(raw_len)}")
+        by_length: dict[int, float] = {}
+        for k, v in raw_len.items():
+            if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+                raise ValueError(f"by_length key {k!r}: expected a whole number of characters > 0"[:200])
+            by_length[k] = _probability(f"by_length.{k}", v)
+        return cls(default=default, overrides=overrides, by_length=by_length)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Thresholds:
