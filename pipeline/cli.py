@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from pipeline import __version__
 from pipeline.config import ConfigError, RunConfig, load_config
@@ -20,6 +21,18 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+class _Renamed(argparse.Action):
+    """`run --dry-run` was the plan while `consentcrawl dry-run` runs everything: one name each now."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        parser.error("`run --dry-run` is now `run --plan` (print the plan without running); "
+                     "`consentcrawl dry-run` runs the whole pipeline on the bundled sample")
+
+
 def _sample_config() -> Path:
     import pipeline.sample
 
@@ -32,7 +45,12 @@ def _plan(config: RunConfig, args: argparse.Namespace) -> int:
     where = args.scheduler or f"embedded LocalCluster, {workers} worker process(es)"
     print(f"plan: {len(config.inputs)} shard(s) on {where} → {config.output}")
     print(f"policy {config.policy.name} ({len(config.policy.agents)} agents, scope {config.policy.scope}); "
-          f"robots snapshot: {config.robots_snapshot or 'none'}; config sha256 {config.sha256[:16]}…")
+          f"config sha256 {config.sha256[:16]}…")
+    if config.robots_snapshot is None:
+        print("robots snapshot: none — no robots.txt filtering is applied")
+    else:
+        as_of = f" as of {config.robots_as_of}" if config.robots_as_of else ""
+        print(f"robots snapshot: {config.display(config.robots_snapshot)}{as_of}")
     for i, uri in enumerate(config.inputs):
         print(f"  shard {i:05d}: {config.display(uri)}")
     return EXIT_OK
@@ -61,7 +79,9 @@ def _run(config_path: Path, args: argparse.Namespace, overrides: dict[str, objec
         raise OutputInUse(f"another consentcrawl run is writing into {out}; wait for it or choose another folder")
     check_output(out, config, getattr(args, "resume", False))  # refusals come before any other output
     console = Console()
-    console.print(f"consentcrawl {__version__}: {len(config.inputs)} input shard(s) → {config.output}")
+    what = (f"index-first, {len(config.cc_index.files)} index file(s)" if config.cc_index is not None
+            else f"{len(config.inputs)} input shard(s)")
+    console.print(f"consentcrawl {__version__}: {what} → {config.output}")
     live = console.is_terminal
     progress = Progress(TextColumn("shards"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                         TimeRemainingColumn(), console=console, disable=not live)
@@ -102,7 +122,8 @@ def _run(config_path: Path, args: argparse.Namespace, overrides: dict[str, objec
 
 
 def cmd_dry_run(args: argparse.Namespace) -> int:
-    return _run(_sample_config(), args, {"output": args.out, "workers": args.workers,
+    # The sample config lives in the package: its output goes to the current folder unless --out says.
+    return _run(_sample_config(), args, {"output": args.out or "consentcrawl-dry-run", "workers": args.workers,
                                          "policy": args.policy})
 
 
@@ -125,13 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", help="opt-out policy name or YAML path (default: apertus)")
     p.set_defaults(func=cmd_dry_run)
 
-    p = sub.add_parser("run", help="run the pipeline from a YAML config")
+    p = sub.add_parser("run", help="run the pipeline from a YAML config",
+                       epilog="Every config key, with its type, default and meaning: docs/config.md "
+                              "(or `python -m pipeline.config_reference` where the docs are not installed).")
     p.add_argument("--config", required=True, help="YAML run config")
     add_exec(p)
     p.add_argument("--resume", action="store_true",
                    help="skip shards finished by an interrupted run of the same config into the same --out")
-    p.add_argument("--plan", "--dry-run", dest="plan", action="store_true",
-                   help="print the plan (shards, workers, output) and exit without running")
+    p.add_argument("--plan", action="store_true",
+                   help="print the plan (shards, workers, output, snapshot) and exit without running")
+    p.add_argument("--dry-run", action=_Renamed, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_run)
 
     from pipeline.manifest.commands import register as register_dataset_commands

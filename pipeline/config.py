@@ -16,8 +16,9 @@ from typing import Any
 
 import yaml
 
+from pipeline.ingest.mapping import InputMapping, MappingError, mapping_from_config
 from pipeline.langid.prepare import DEFAULT_MAX_CHARS
-from pipeline.optout.policy import Policy, PolicyError, load_policy
+from pipeline.optout.policy import Policy, PolicyError, load_policy, policy_from_mapping
 
 
 class ConfigError(ValueError):
@@ -30,6 +31,7 @@ class LangIdConfig:
     thresholds: str | None = None
     keep_languages: tuple[str, ...] = ()  # empty: keep every language
     max_chars: int = DEFAULT_MAX_CHARS  # text the model sees, in 4 windows; 0 = whole text (langid/prepare.py)
+    labels: str = "individual"  # label view: individual (FineWeb-2 codes) | macrolanguage (langid/identifier.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +63,12 @@ class RunConfig:
     langid: LangIdConfig = field(default_factory=LangIdConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    tabular: InputMapping = field(default_factory=InputMapping)  # fields of Parquet/JSONL/Arrow rows (docs/inputs.md)
     workers: int = 2
     retries: int = 2  # a shard that raised (a dropped connection, ...) is submitted again this often
     robots_rules_cache_mib: int = 200  # compiled robots.txt rules kept per worker (LRU); 0: none
+    # Index-first run (docs/index-first.md): a CcIndexConfig; `inputs` is then () until planning.
+    cc_index: Any = None
     base_dir: str = "."
     # sha256 of every file whose bytes decide outcomes (snapshots, language model, thresholds),
     # computed once by the driver at plan time: part of the config digest, checked by workers.
@@ -95,6 +100,11 @@ class RunConfig:
                 d[key] = self.display(d[key])
         if d["langid"].get("thresholds"):
             d["langid"]["thresholds"] = self.display(d["langid"]["thresholds"])
+        if d.get("cc_index"):
+            d["cc_index"]["files"] = [self.display(u) for u in d["cc_index"]["files"]]
+            d["cc_index"]["warc_prefix"] = self.display(d["cc_index"]["warc_prefix"])
+        else:
+            d.pop("cc_index", None)  # full-file configs keep the digests they had
         return d
 
     def content_dict(self) -> dict[str, Any]:
@@ -121,7 +131,7 @@ def _digest(obj: Any) -> str:
 _SECTIONS: dict[str, type] = {"langid": LangIdConfig, "extract": ExtractConfig, "limits": LimitsConfig}
 _SNAPSHOT_KEYS = ("robots_snapshot", "tdmrep_snapshot", "aitxt_snapshot")
 _TOP_KEYS = {"inputs", "output", "policy", "robots_as_of", "workers", "retries", "input_prefix",
-             "robots_rules_cache_mib", *_SNAPSHOT_KEYS, *_SECTIONS}
+             "robots_rules_cache_mib", "tabular", "cc_index", *_SNAPSHOT_KEYS, *_SECTIONS}
 
 
 def _check_type(key: str, value: Any, expected: type | tuple[type, ...]) -> None:
@@ -218,11 +228,15 @@ def expand_inputs(patterns: list[str], base: Path, prefix: str | None = None) ->
                 raise ConfigError(f"input pattern matches no file: {pat}")
             out.extend(matches)
         else:
-            if not Path(local).is_file():
+            if not Path(local).is_file() and not Path(local).is_dir():
                 raise ConfigError(f"input file not found: {pat}")
             out.append(local)
-    from pipeline.ingest import UnsupportedInput, input_format
+    from pipeline.ingest import UnsupportedInput, input_format, saved_dataset_files
 
+    try:  # a datasets save_to_disk folder stands for its Arrow files (docs/inputs.md)
+        out = [f for uri in out for f in (saved_dataset_files(uri) if os.path.isdir(uri) else [uri])]
+    except UnsupportedInput as exc:
+        raise ConfigError(str(exc)) from exc
     for uri in out:
         try:
             input_format(uri)
@@ -296,16 +310,38 @@ def _remote_glob(pattern: str) -> list[str]:
     return [fs.unstrip_protocol(m) for m in matches]
 
 
+#: The explicit value that turns robots.txt filtering off (never the default: a consent tool
+#: must not drop nothing by accident).
+NO_ROBOTS_SNAPSHOT = "none"
+NO_ROBOTS_FILTERING = "no robots.txt filtering was applied (robots_snapshot: none)"
+HOW_TO_GET_A_SNAPSHOT = (
+    "build one from the crawl's own robots.txt records (`consentcrawl robots build`), fetch the inputs' hosts "
+    "(`consentcrawl robots fetch --from-input`), or try the bundled sample "
+    "(pipeline/sample/robots-snapshot.parquet); `robots_snapshot: none` turns robots.txt filtering off"
+)
+
+
+def _require_robots_snapshot(data: dict[str, Any], where: str) -> None:
+    """No snapshot is an explicit choice (`none`), never what a forgotten key silently means."""
+    value = data.get("robots_snapshot")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ConfigError(f"missing config key 'robots_snapshot' in {where}: {HOW_TO_GET_A_SNAPSHOT}")
+    if isinstance(value, str) and value.strip().lower() == NO_ROBOTS_SNAPSHOT and value != NO_ROBOTS_SNAPSHOT:
+        raise ConfigError(f"config key 'robots_snapshot': write `{NO_ROBOTS_SNAPSHOT}` (lower case) to turn "
+                          f"robots.txt filtering off, not {value!r}")
+
+
 def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: a config must be a YAML mapping")
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise ConfigError(f"unknown config key '{unknown[0]}' in {where}")
-    for key in ("inputs", "output"):
+    cc_index = _cc_index(data, base, where)
+    for key in ("output",) if cc_index is not None else ("inputs", "output"):
         if key not in data:
             raise ConfigError(f"missing config key '{key}' in {where}")
-    inputs = data["inputs"]
+    inputs = data["inputs"] if cc_index is None else ["(cc_index)"]
     if isinstance(inputs, str):
         inputs = [inputs]
     _check_type("inputs", inputs, list)
@@ -315,15 +351,18 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
     policy_ref = data.get("policy", "apertus")
     try:
         if isinstance(policy_ref, dict):
-            policy = Policy.from_dict(policy_ref, f"{where}: policy")
+            policy = policy_from_mapping(policy_ref, f"{where}: policy", base)
         else:
             _check_type("policy", policy_ref, str)
             policy = load_policy(policy_ref, base)
     except PolicyError as exc:
         raise ConfigError(str(exc)) from exc
+    _require_robots_snapshot(data, where)
     snapshots: dict[str, str | None] = {}
     for key in _SNAPSHOT_KEYS:
         value = data.get(key)
+        if key == "robots_snapshot" and value == NO_ROBOTS_SNAPSHOT:
+            value = None
         if value is not None:
             _check_type(key, value, str)
             value = _resolve_path(value, base)
@@ -357,14 +396,21 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
     extract = _section("extract", data.get("extract"))
     limits = _section("limits", data.get("limits"))
     _check_bounds(langid, extract, limits)
-    output = _resolve_path(data["output"], Path.cwd())
+    if langid.keep_languages:
+        langid = replace(langid, keep_languages=_check_keep_languages(langid))
+    try:
+        tabular = mapping_from_config(data.get("tabular"))
+    except MappingError as exc:
+        raise ConfigError(str(exc)) from None
+    output = _resolve_path(data["output"], base)  # one rule: a config's paths are relative to its folder
     from pipeline.ingest.listing import DEFAULT_INPUT_PREFIX
 
     input_prefix = data.get("input_prefix", DEFAULT_INPUT_PREFIX)
     _check_type("input_prefix", input_prefix, str)
     if "://" not in input_prefix:
         input_prefix = _resolve_path(input_prefix, base)  # a local mirror folder, relative to the config
-    inputs_resolved = expand_inputs(inputs, base, input_prefix)
+    inputs_resolved = expand_inputs(inputs, base, input_prefix) if cc_index is None else ()
+    _check_tabular(inputs_resolved, tabular, str(base.resolve()))
     config = RunConfig(
         inputs=inputs_resolved,
         output=output,
@@ -376,14 +422,31 @@ def config_from_dict(data: Any, base: Path, where: str = "config") -> RunConfig:
         langid=langid,
         extract=extract,
         limits=limits,
+        tabular=tabular,
         workers=workers,
         retries=retries,
         robots_rules_cache_mib=rules_mib,
+        cc_index=cc_index,
         base_dir=str(base.resolve()),
     )
     check_output_folder(config)
     config = replace(config, file_digests=_file_digests(config))
     return replace(config, digest=config.compute_sha256(), settings_digest=config.settings_sha256())
+
+
+def _cc_index(data: dict[str, Any], base: Path, where: str) -> Any:
+    """The `cc_index:` section (index-first run, docs/index-first.md), or None; never mixed with `inputs`."""
+    if "cc_index" not in data:
+        return None
+    if "inputs" in data:
+        raise ConfigError(f"config keys 'inputs' and 'cc_index' cannot be mixed in {where}: an index-first run reads "
+                          "the WARC files its index names (cc_index.files, cc_index.warc_prefix)")
+    from pipeline.ingest.cc_index import IndexConfigError, cc_index_from_config
+
+    try:
+        return cc_index_from_config(data["cc_index"], base)
+    except IndexConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _resolve_model(model: str, base: Path) -> str:
@@ -397,6 +460,8 @@ def _resolve_model(model: str, base: Path) -> str:
 def _check_bounds(langid: LangIdConfig, extract: ExtractConfig, limits: LimitsConfig) -> None:
     if langid.max_chars < 0:
         raise ConfigError("config key 'langid.max_chars': must be 0 (whole text) or more")
+    if langid.labels not in ("individual", "macrolanguage"):
+        raise ConfigError(f"config key 'langid.labels': expected individual or macrolanguage, got {langid.labels!r}")
     if extract.max_seconds <= 0:
         raise ConfigError("config key 'extract.max_seconds': must be more than 0")
     if extract.min_chars < 0:
@@ -427,6 +492,7 @@ def check_output_folder(config: RunConfig) -> None:
         return
     out = Path(config.output).resolve()
     named = [("input", u) for u in config.inputs]
+    named += [("cc_index file", u) for u in (config.cc_index.files if config.cc_index is not None else ())]
     named += [(k.replace("_", " "), v) for k in _SNAPSHOT_KEYS if (v := getattr(config, k))]
     if Path(config.langid.model).is_file():
         named.append(("langid.model", config.langid.model))
@@ -462,6 +528,14 @@ def _file_digests(config: RunConfig) -> tuple[tuple[str, str], ...]:
             continue
         _check_snapshot(key, path)
         out[key] = _snapshot_sha256(key, path)
+    if config.cc_index is not None:
+        from pipeline.ingest.cc_index import digest_key, index_file_digest
+
+        for uri in config.cc_index.files:
+            try:
+                out[digest_key(config.display(uri))] = index_file_digest(uri)
+            except Exception as exc:
+                raise ConfigError(f"cc_index file {uri} is not readable: {exc}") from None
     out["langid.model"], thresholds_sha = _check_langid(config.langid)
     if thresholds_sha:
         out["langid.thresholds"] = thresholds_sha
@@ -506,6 +580,28 @@ def _model_files_sha256(paths: tuple[Path, ...]) -> str:
     return sha256_file(paths[0]) if len(paths) == 1 else combined_sha256(paths)
 
 
+def _check_keep_languages(langid: LangIdConfig) -> tuple[str, ...]:
+    """langid.keep_languages as the codes the model outputs (`fr` -> `fra`); one line naming a bad entry."""
+    from pipeline.langid import LangIdError
+    from pipeline.langid.stage import keep_languages_for
+
+    try:
+        return keep_languages_for(langid)
+    except LangIdError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _check_tabular(inputs: tuple[str, ...], tabular: InputMapping, base: str) -> None:
+    """The first Parquet/JSONL/Arrow input has the mapped text and url fields, or one line says what it has."""
+    from pipeline.ingest import input_format
+    from pipeline.ingest.tabular import check_mapping
+
+    try:
+        check_mapping(inputs, tabular, lambda uri: display_uri(uri, base), input_format)
+    except MappingError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _check_langid(langid: LangIdConfig) -> tuple[str, str]:
     """Load the model and thresholds as a worker would; (model sha256, thresholds sha256 or '')."""
     from pipeline.langid import LangIdError, LanguageIdentifier
@@ -521,6 +617,16 @@ def _check_langid(langid: LangIdConfig) -> tuple[str, str]:
     return model_sha, (sha256_file(Path(langid.thresholds)) if langid.thresholds else "")
 
 
+def _from_command_line(key: str, value: Any) -> Any:
+    """Paths typed on the command line (`--out`, `--policy FILE`) are relative to the current folder,
+    as every shell user expects; paths written in a config file are relative to that file's folder."""
+    if key == "output" and isinstance(value, str) and "://" not in value:
+        return str(Path(value).expanduser().absolute())
+    if key == "policy" and isinstance(value, str) and Path(value).suffix in (".yaml", ".yml") and Path(value).is_file():
+        return str(Path(value).absolute())
+    return value
+
+
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
     p = Path(path)
     if not p.is_file():
@@ -530,5 +636,5 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
     if isinstance(data, dict) and overrides:
-        data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+        data = {**data, **{k: _from_command_line(k, v) for k, v in overrides.items() if v is not None}}
     return config_from_dict(data, p.resolve().parent, str(path))

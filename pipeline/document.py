@@ -39,6 +39,7 @@ class Document:
     host: str = ""
     lang: str = ""
     script: str = ""
+    macrolanguage: str = ""  # ISO macrolanguage of `lang` (zho for cmn), else `lang` itself
     lang_score: float = 0.0
     lang_topk: list[tuple[str, float]] = field(default_factory=list)
     robots_entry: str = ""

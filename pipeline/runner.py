@@ -28,6 +28,7 @@ from distributed.scheduler import KilledWorker, NoValidWorkerError, NoWorkerErro
 
 from pipeline.config import ConfigError, RunConfig
 from pipeline.manifest import MANIFEST_NAME, build_manifest
+from pipeline.manifest.card import write_card
 from pipeline.optout.snapshot import load_snapshot
 from pipeline.shard import (
     STATE_DIR,
@@ -351,13 +352,21 @@ def run_pipeline(
             cluster = starting.result()
             client = Client(cluster)
         assert client is not None
+        plan, planned = None, config
+        if config.cc_index is not None:  # index-first: plan (Dask tasks), then fetch shards (docs/index-first.md)
+            from pipeline.index_first import plan_run
+
+            plan = plan_run(client, config, out)
+            config = replace(config, inputs=plan.warcs)  # same digest: the plan is a function of the config
+            finished = _resumable(config, out, state, notes) if resume else {}
         for note in notes:
             if on_note is not None:
                 on_note(note)
         # No caller source code captured and shipped with every submit (Dask's default, for its
         # dashboard): at 100,000 shards it is the driver's largest per-task cost.
         with dask.config.set({"distributed.diagnostics.computations.nframes": 0}):
-            results, failed, log = _drive(client, config, out, finished, on_shard, on_start)
+            results, failed, log = _drive(client, config, out, finished, on_shard, on_start,
+                                          plan.ranges if plan is not None else None)
     except BaseException:
         lock.release()
         # Interrupted (Ctrl-C) or failed: results still in flight are abandoned on purpose, so the
@@ -378,8 +387,16 @@ def run_pipeline(
         cluster.close()
     try:
         _remove_partials(out)
+        index_first: dict[str, Any] = {}
+        if plan is not None:
+            from pipeline.index_first import manifest_section
+
+            index_first = {"plan_results": plan.shard_results(),
+                           "cc_index": manifest_section(plan, config, results)}
+            log.lines[:0] = [_line(e) for e in plan.events]
         manifest = build_manifest(
-            config=config.content_dict(),
+            **index_first,
+            config=planned.content_dict(),
             config_sha256=config.sha256,
             policy=config.policy.to_dict(),
             langid=_langid_meta(config),
@@ -388,6 +405,7 @@ def run_pipeline(
             extra_files=snapshot_files,
         )
         out.write_json(MANIFEST_NAME, manifest)
+        manifest = write_card(out.url)  # README.md: `datasets.load_dataset(DIR)` works on the folder as it is
         wall = time.perf_counter() - started
         log.lines[:0] = [_line({"event": "note", "text": n}) for n in notes]
         log.append({"event": "run", "wall_seconds": round(wall, 3), "workers": n_workers,
@@ -431,6 +449,7 @@ def _drive(
     finished: dict[int, ShardResult],
     on_shard: Callable[[ShardResult, int, int], None] | None,
     on_start: Callable[[int, int, str], None] | None,
+    ranges: dict[int, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str], RunLog]:
     """Submit shards in a bounded window, record each result as it lands, then forget its future.
 
@@ -455,8 +474,9 @@ def _drive(
         uris = [config.inputs[i] for i in indices]
         # Each task carries a config holding only its own input (a crawl's input list is large);
         # the digest of the full config travels with it.
+        extra = [] if ranges is None else [[ranges[i] for i in indices]]  # index-first: the records to fetch
         futs = client.map(process_shard, indices, uris, [replace(config, inputs=(u,)) for u in uris],
-                          [out.url] * len(indices),
+                          [out.url] * len(indices), *extra,
                           key=[task_key(i, u, config, attempts.get(i, 0)) for i, u in zip(indices, uris, strict=True)],
                           pure=False)
         for i, fut in zip(indices, futs, strict=True):

@@ -7,7 +7,6 @@ are dropped before the (expensive) HTML extraction and language ID.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -22,6 +21,7 @@ from pipeline.extract import TIMEOUT_REASON, Extractor
 from pipeline.host import url_host
 from pipeline.ingest import open_reader
 from pipeline.langid.stage import LanguageStage
+from pipeline.manifest.build import nest_counts
 from pipeline.optout.decide import RobotsFilter
 from pipeline.optout.policy import Policy
 from pipeline.optout.signals import SignalsFilter
@@ -53,7 +53,8 @@ class ShardResult:
     kept: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     errored: dict[str, int] = field(default_factory=dict)
-    dropped_by_agent: dict[str, int] = field(default_factory=dict)
+    # reason -> robots.txt group that decided ("*": all crawlers, or the named AI agent) -> drops
+    dropped_by_group: dict[str, dict[str, int]] = field(default_factory=dict)
     languages: dict[str, int] = field(default_factory=dict)
     chars_kept: int = 0
     chars_by_language: dict[str, int] = field(default_factory=dict)
@@ -69,6 +70,8 @@ class ShardResult:
     unreproducible: list[dict[str, Any]] = field(default_factory=list)
     # Reconnections while streaming a remote input ({"offset", "attempt", "error"}): run log only.
     input_retries: list[dict[str, Any]] = field(default_factory=list)
+    # Index-first fetch task (pipeline/ingest/ranges.py): {"ranges", "requests", "bytes"} fetched; {} otherwise.
+    fetched: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
@@ -145,7 +148,6 @@ def shard_name(index: int) -> str:
 STATE_DIR = ".consentcrawl"
 #: The one outcome that depends on machine speed (pipeline/extract.py's last-resort time cap).
 UNREPRODUCIBLE_REASON = TIMEOUT_REASON
-CRASH_ENV = "CONSENTCRAWL_FAULT_CRASH_ON"  # fault injection for the kill tests: exit hard on this input
 
 
 def marker_path(out_dir: str | Path, index: int) -> Path:
@@ -186,11 +188,10 @@ def read_marker(out_dir: str | Path | OutputFolder, index: int, config_sha256: s
     return res
 
 
-def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> ShardResult:
+def process_shard(index: int, uri: str, config: RunConfig, out_dir: str, ranges: Any = None) -> ShardResult:
+    """One input through every stage; with `ranges` ((offsets, lengths, urls, barriers) of an index-first plan),
+    only those records of the WARC `uri`, fetched by range (docs/index-first.md)."""
     started = time.perf_counter()
-    crash_on = os.environ.get(CRASH_ENV)
-    if crash_on and crash_on in uri:
-        os._exit(70)  # simulate a worker killed by the OS (OOM killer, preemption)
     result = ShardResult(index=index, uri=config.display(uri))
     try:
         robots, signals = _optout_filters(config)
@@ -207,13 +208,14 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
     ledger = ParquetShardWriter(root, f"excluded/{shard_name(index)}", LEDGER_SCHEMA)
     dropped: Counter[str] = Counter()
     errored: Counter[str] = Counter()
-    agents: Counter[str] = Counter()
+    groups: Counter[tuple[str, str]] = Counter()
     langs: Counter[str] = Counter()
     chars: Counter[str] = Counter()
     found: Counter[str] = Counter()
     source = result.uri
     try:
-        reader = open_reader(uri, config.limits.max_payload_bytes)
+        reader = (open_reader(uri, config.limits.max_payload_bytes, config.tabular) if ranges is None
+                  else _range_reader(uri, ranges, config))
         for batch in _batches(reader):
             for doc in batch:
                 doc.source_uri = source  # ids and provenance name the input as the config does, not by local path
@@ -232,8 +234,8 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
                 else:
                     if doc.outcome is Outcome.DROPPED:
                         dropped[doc.reason] += 1
-                        if doc.evidence.get("agent"):
-                            agents[str(doc.evidence["agent"])] += 1
+                        if doc.evidence.get("group"):
+                            groups[doc.reason, str(doc.evidence["group"])] += 1
                     else:
                         errored[doc.reason] += 1
                         if doc.reason == UNREPRODUCIBLE_REASON:
@@ -252,15 +254,28 @@ def process_shard(index: int, uri: str, config: RunConfig, out_dir: str) -> Shar
     result.files = [f.to_dict() for f in files]
     result.dropped = dict(sorted(dropped.items()))
     result.errored = dict(sorted(errored.items()))
-    result.dropped_by_agent = dict(sorted(agents.items()))
+    result.dropped_by_group = nest_counts(groups)
     result.languages = dict(sorted(langs.items()))
     result.chars_by_language = dict(sorted(chars.items()))
     result.signals_found = dict(sorted(found.items()))
-    result.input_bytes, result.input_sha256 = input_digest(uri)
+    if ranges is None:
+        result.input_bytes, result.input_sha256 = input_digest(uri)
+    else:  # the whole file is never read: its size and the server's etag identify it
+        result.input_bytes, result.input_sha256 = int(reader.size or 0), (f"etag:{reader.etag}" if reader.etag else "")
+        result.fetched = {"ranges": len(ranges[0]), "requests": reader.requests, "bytes": reader.bytes_fetched}
     result.input_mtime_ns = input_mtime_ns(uri)
     result.seconds = time.perf_counter() - started
     write_marker(root, result, config.sha256)
     return result
+
+
+def _range_reader(uri: str, ranges: Any, config: RunConfig) -> Any:
+    from pipeline.ingest.ranges import RangeReader
+
+    cc = config.cc_index
+    offsets, lengths, urls, barriers = ranges
+    return RangeReader(uri, offsets, lengths, urls, gap=cc.coalesce_gap, max_request=cc.max_request_bytes,
+                       max_payload_bytes=config.limits.max_payload_bytes, barriers=barriers)
 
 
 def _one_line(exc: BaseException) -> str:

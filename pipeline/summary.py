@@ -8,6 +8,18 @@ from rich.console import Console
 from rich.table import Table
 
 
+def group_label(group: str) -> str:
+    """How a robots.txt group is named to people: `*` is every crawler, not the policy's first agent."""
+    return "all crawlers (User-agent: *)" if group == "*" else f"AI agent {group} (its own group)"
+
+
+def group_rows(by_group: dict[str, int]) -> list[tuple[str, int]]:
+    """`*` first (a site blocking everyone), then named agents by count."""
+    star = [(group_label("*"), by_group["*"])] if "*" in by_group else []
+    named = sorted(((g, n) for g, n in by_group.items() if g != "*"), key=lambda kv: (-kv[1], kv[0]))
+    return star + [(group_label(g), n) for g, n in named]
+
+
 def render_summary(manifest: dict[str, Any], wall_seconds: float, workers: int, out_dir: str,
                    console: Console | None = None) -> None:
     console = console or Console()
@@ -18,10 +30,13 @@ def render_summary(manifest: dict[str, Any], wall_seconds: float, workers: int, 
     t.add_row("records in", f"{c['records_in']:,}")
     t.add_row("kept", f"{c['kept']:,}")
     t.add_row("dropped", f"{c['dropped']:,}")
+    filtering = manifest.get("robots_filtering") or {}
+    if filtering and not filtering.get("applied"):
+        t.add_row("[bold red]robots.txt[/bold red]", f"[bold red]{filtering['statement']}[/bold red]")
     for reason, n in c["dropped_by_reason"].items():
         t.add_row(f"  dropped: {reason}", f"{n:,}")
-    for agent, n in c["dropped_by_agent"].items():
-        t.add_row(f"    by agent {agent}", f"{n:,}")
+        for group, g in group_rows(c.get("dropped_by_group", {}).get(reason, {})):
+            t.add_row(f"    {group}", f"{g:,}")
     for signal, n in c.get("signals_found", {}).items():
         t.add_row(f"  signal found: {signal}", f"{n:,}")
     t.add_row("errored", f"{c['errored']:,}")
@@ -29,6 +44,12 @@ def render_summary(manifest: dict[str, Any], wall_seconds: float, workers: int, 
         t.add_row(f"  errored: {reason}", f"{n:,}")
     ok = "yes" if c["balanced"] else "NO"
     t.add_row("kept + dropped + errored = in", ok)
+    cc = manifest.get("cc_index")
+    if cc:  # index-first run: the saving of deciding before downloading (docs/index-first.md)
+        whole, got = cc["bytes_whole_warcs"], cc["bytes_fetched"]
+        t.add_row("index-first: rows decided before download", f"{cc['rows_decided_at_plan']:,} of "
+                  f"{cc['rows_selected']:,}")
+        t.add_row("index-first: bytes fetched", f"{got:,} of {whole:,} ({got / whole:.1%})" if whole else f"{got:,}")
     langs = list(c["documents_by_language"].items())
     for label, n in langs[:10]:
         t.add_row(f"  language {label}", f"{n:,}")

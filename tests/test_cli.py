@@ -1,4 +1,4 @@
-"""The CLI as a user meets it: one-line errors with exit 2, and the dry-run summary."""
+"""The CLI as a user meets it: one-line errors with exit 2, the dry-run summary, `run --plan`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+
+SNAPSHOT = ROOT / "pipeline" / "sample" / "robots-snapshot.parquet"
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -43,6 +45,8 @@ def test_dry_run_prints_summary_and_writes_dataset(tmp_path: Path) -> None:
 def test_bad_config_is_one_line_exit_2(tmp_path: Path, yaml_text: str, needle: str) -> None:
     (tmp_path / "a.warc.gz").write_bytes(b"")
     cfg = tmp_path / "c.yaml"
+    if "robots_snapshot" not in yaml_text:  # a required key: every config names its snapshot
+        yaml_text = f"robots_snapshot: {SNAPSHOT}\n{yaml_text}"
     cfg.write_text(yaml_text)
     res = run_cli("run", "--config", str(cfg))
     assert res.returncode == 2
@@ -63,3 +67,51 @@ def test_sample_config_in_configs_is_valid() -> None:
 
     cfg = load_config(ROOT / "configs" / "sample.yaml")
     assert len(cfg.inputs) == 5 and cfg.policy.name == "apertus" and cfg.robots_as_of == "2025-01-31"
+
+
+def _plan_config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"inputs: ['{ROOT / 'pipeline' / 'sample'}/sample-*.warc.gz']\noutput: {tmp_path / 'out'}\n"
+                   f"robots_snapshot: {SNAPSHOT}\nrobots_as_of: '2025-01-31'\n")
+    return cfg
+
+
+def test_run_plan_prints_the_plan_and_writes_nothing(tmp_path: Path) -> None:
+    res = run_cli("run", "--config", str(_plan_config(tmp_path)), "--plan", "--workers", "3")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("plan: 2 shard(s) on embedded LocalCluster, 3 worker process(es)")
+    assert f"robots snapshot: {SNAPSHOT} as of 2025-01-31" in lines
+    assert [line.split(": ")[1].rsplit("/", 1)[1] for line in lines if line.startswith("  shard ")] == \
+        ["sample-00000.warc.gz", "sample-00001.warc.gz"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_plan_says_when_no_robots_filtering_is_applied(tmp_path: Path) -> None:
+    """`robots_snapshot: none` is an explicit opt-out: the plan must say that nothing is filtered."""
+    cfg = tmp_path / "none.yaml"
+    cfg.write_text(_plan_config(tmp_path).read_text().replace(f"robots_snapshot: {SNAPSHOT}", "robots_snapshot: none"))
+    res = run_cli("run", "--config", str(cfg), "--plan")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert "robots snapshot: none — no robots.txt filtering is applied" in lines
+    assert not any(str(SNAPSHOT) in line for line in lines)
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_dry_run_is_refused_with_the_new_name(tmp_path: Path) -> None:
+    """`run --dry-run` used to print the plan while `consentcrawl dry-run` runs everything: now only `--plan`."""
+    res = run_cli("run", "--config", str(_plan_config(tmp_path)), "--dry-run")
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
+    assert "`run --plan`" in res.stderr and "`consentcrawl dry-run`" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_help_points_to_the_config_reference() -> None:
+    res = run_cli("run", "--help")
+    assert res.returncode == 0
+    text = " ".join(res.stdout.split())
+    assert "docs/config.md" in text and "python -m pipeline.config_reference" in text
+    assert "--plan" in text and "--dry-run" not in text
+    assert (ROOT / "docs" / "config.md").is_file()

@@ -33,7 +33,7 @@ def test_counts_add_up_and_show_real_optouts(two_worker_run) -> None:
     c = two_worker_run.manifest["counts"]
     assert c["balanced"] and c["records_in"] == c["kept"] + c["dropped"] + c["errored"]
     assert c["dropped_by_reason"].get("optout:robots", 0) >= 3
-    assert sum(c["dropped_by_agent"].values()) == c["dropped_by_reason"]["optout:robots"]
+    assert sum(c["dropped_by_group"]["optout:robots"].values()) == c["dropped_by_reason"]["optout:robots"]
     assert len(c["documents_by_language"]) >= 10
     assert not two_worker_run.failed
     per_input = sum(i["records_read"] for i in two_worker_run.manifest["inputs"])
@@ -56,8 +56,9 @@ def test_output_reads_back_with_datasets_polars_duckdb(two_worker_run) -> None:
     ledger = pl.read_parquet(out / "excluded" / "*.parquet")
     robots = ledger.filter(pl.col("reason") == "optout:robots")
     assert robots.height == two_worker_run.manifest["counts"]["dropped_by_reason"]["optout:robots"]
-    # every robots drop names its agent, the rule, its line and the snapshot entry
-    assert robots["agent"].null_count() == 0 and robots["rule"].null_count() == 0
+    # every robots drop names the group that decided, the agents shut out, the rule, its line, the snapshot entry
+    assert robots["group"].null_count() == 0 and robots["rule"].null_count() == 0
+    assert (robots["agents"].list.len() >= 1).all()
     assert robots["rule_line"].min() >= 1 and robots["snapshot_entry_sha256"].str.len_chars().min() == 64
     # no document is both kept and excluded
     assert set(df["id"]).isdisjoint(set(ledger["id"]))
@@ -100,7 +101,8 @@ def test_edge_case_archives_through_the_whole_pipeline(tmp_path: Path) -> None:
     if not edge.exists():
         pytest.skip("../shared/data/cc_warc_samples/edge_cases not present")
     cfg = tmp_path / "edge.yaml"
-    cfg.write_text(f"inputs: ['{edge}/*.warc*']\noutput: {tmp_path / 'out'}\npolicy: apertus\nworkers: 2\n")
+    cfg.write_text(f"inputs: ['{edge}/*.warc*']\noutput: {tmp_path / 'out'}\npolicy: apertus\nworkers: 2\n"
+                   "robots_snapshot: none\n")
     report = run_pipeline(load_config(cfg))
     assert not report.failed
     assert len(report.manifest["inputs"]) == 10  # the 11th, an ARC file, is refused (tests/test_ingest.py)

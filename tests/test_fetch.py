@@ -449,3 +449,16 @@ def test_https_goes_to_the_checked_address_and_verifies_the_host_name(tmp_path: 
         assert wrong.status == 0 and wrong.outcome == "tls-error", wrong  # certificate is not for other.test
     finally:
         site.close()
+
+
+def test_fetch_from_dolma_input_reads_metadata_url(sites: dict[str, Site], tmp_path: Path, bodies: dict[str, bytes],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Dolma rows carry the URL at `metadata.url`: with the run's preset, the same hosts are fetched."""
+    dolma = tmp_path / "dolma.jsonl"
+    rows = [{"id": str(i), "text": "x", "metadata": {"url": f"{sites['reddit'].origin}/r/{i}"}} for i in range(3)]
+    dolma.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "s.parquet"
+    assert cli("robots", "fetch", "--from-input", dolma, "--tabular", "dolma", "--out", out, "--allow-private") == 0
+    assert [r["host"] for r in read_snapshot_rows(out)] == [sites["reddit"].origin]
+    assert cli("robots", "fetch", "--from-input", dolma, "--tabular", "nosuch", "--out", tmp_path / "t.parquet") == 2
+    assert "--tabular" in capsys.readouterr().err

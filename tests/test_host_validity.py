@@ -87,7 +87,8 @@ def test_shard_errors_junk_hosts_and_keeps_ipv6(tmp_path: Path) -> None:
     path = tmp_path / "hosts.jsonl"
     write_lines(path, rows)
     out = tmp_path / "out"
-    config = config_from_dict({"inputs": [str(path)], "output": str(out), "workers": 1}, tmp_path)
+    config = config_from_dict({"inputs": [str(path)], "output": str(out), "workers": 1,
+                              "robots_snapshot": "none"}, tmp_path)
     result = process_shard(0, str(path), config, str(out))
     dropped, errored = sum(result.dropped.values()), sum(result.errored.values())
     assert result.records_in == len(urls) and result.kept + dropped + errored == len(urls)

@@ -114,5 +114,6 @@ def test_input_format_by_name() -> None:
     assert input_format("x.warc.wet.gz") == "warc"
     assert input_format("https://h/x.parquet") == "parquet"
     assert input_format("a.jsonl.gz") == "jsonl"
+    assert input_format("saved/data-00000-of-00002.arrow") == "arrow"  # datasets' save_to_disk files
     with pytest.raises(ValueError):
         input_format("notes.txt")

@@ -54,14 +54,17 @@ def test_an_excluded_site_names_rule_agent_and_snapshot_entry(run_dir: Path, led
     res = lookup(run_dir, parse_target(f"host:{robots['host']}"))
     assert res.verdict in ("excluded", "partly-in-dataset")
     hit = next(r for r in res.excluded if r["id"] == robots["id"])
-    assert hit["agent"] == robots["agent"] and hit["rule"] == robots["rule"] and hit["rule_line"] >= 1
+    assert hit["group"] == robots["group"] and hit["agents"] == robots["agents"] and hit["rule"] == robots["rule"]
+    assert hit["rule_line"] >= 1
     assert hit["snapshot"] == "snapshots/robots.parquet"
     entries = pl.read_parquet(run_dir / "snapshots" / "robots.parquet")["entry_sha256"].to_list()
     assert hit["snapshot_entry_sha256"] in entries  # the evidence points at a row of the shipped snapshot
     assert any(e["entry_sha256"] == hit["snapshot_entry_sha256"] for e in res.robots_entries)
     assert cli(["lookup", str(run_dir), robots["url"]]) == 1  # grep-like: 1 = not in data/
     out = capsys.readouterr().out
-    assert "EXCLUDED" in out and f"agent {robots['agent']}" in out and f"line {robots['rule_line']}" in out
+    who = "all crawlers (its User-agent: * group)" if robots["group"] == "*" else f"AI agent {robots['group']}"
+    assert "EXCLUDED" in out and who in out and f"line {robots['rule_line']}" in out
+    assert f"policy agents disallowed: {', '.join(robots['agents'])}" in out
     assert robots["snapshot_entry_sha256"][:16] in out
 
 

@@ -70,7 +70,8 @@ def test_manifest_validates_against_its_versioned_schema(run_dir: Path) -> None:
 
 def test_manifest_content_is_complete_and_has_no_clock(run_dir: Path) -> None:
     m = _manifest(run_dir)
-    assert m["pipeline"]["name"] == "consentcrawl" and m["pipeline"]["source_commit"]
+    assert m["pipeline"]["name"] == "consentcrawl" and len(m["pipeline"]["code_sha256"]) == 64
+    assert m["build"]["source_commit"] and m["build"]["python"]  # shown, outside the Merkle root
     assert {"pyarrow", "polars", "fastwarc", "dask"} <= set(m["dependencies"])
     blob = json.dumps(m["config"], sort_keys=True, separators=(",", ":")).encode()
     assert hashlib.sha256(blob).hexdigest() == m["config_sha256"]  # the resolved config and its digest
@@ -87,6 +88,9 @@ def test_manifest_content_is_complete_and_has_no_clock(run_dir: Path) -> None:
     for f in m["files"]:
         p = run_dir / f["path"]
         assert sha256_file(p) == f["sha256"] and p.stat().st_size == f["bytes"]
+        if f["kind"] == "card":
+            assert f["path"] == "README.md" and f["rows"] is None  # the dataset card every run writes
+            continue
         assert pq.ParquetFile(p).metadata.num_rows == f["rows"]
     c = m["counts"]
     assert c["kept"] == sum(f["rows"] for f in m["files"] if f["kind"] == "data")
@@ -101,7 +105,7 @@ def test_manifest_content_is_complete_and_has_no_clock(run_dir: Path) -> None:
 
 def _reference_merkle(m: dict) -> str:
     """docs/manifest.md's algorithm, written out independently."""
-    body = {k: v for k, v in m.items() if k != "merkle_root"}
+    body = {k: v for k, v in m.items() if k not in ("merkle_root", "build")}
     canon = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     leaves = [(f["path"], f["sha256"]) for f in m["files"]] + [("manifest.json", hashlib.sha256(canon).hexdigest())]
     level = [hashlib.sha256(f"{p}\0{s}".encode()).digest() for p, s in sorted(leaves)]
@@ -188,7 +192,8 @@ def test_paths_leaving_the_folder_are_rejected(ds: Path, tmp_path: Path) -> None
         _write(ds, m, reseal=True)
         problems = verify(ds)
         assert any(p.startswith(f"{bad}: path points outside") for p in problems), problems
-        assert f"manifest.json: does not match its schema at manifest.files[0].path: {bad!r} is not a path " \
+        at = [f["path"] for f in _manifest(ds)["files"]].index(bad)
+        assert f"manifest.json: does not match its schema at manifest.files[{at}].path: {bad!r} is not a path " \
                "relative to the dataset folder" in " ".join(problems)
     # a symlink inside the folder that points out is rejected even though its bytes match
     _write(ds, original)
@@ -198,8 +203,8 @@ def test_paths_leaving_the_folder_are_rejected(ds: Path, tmp_path: Path) -> None
     assert any(p.startswith("data/part-00000.parquet: path points outside") and "symlink" in p for p in problems)
 
 
-@pytest.mark.parametrize(("version", "needle"), [("1.0.0", "older than 2.0.0"), ("9.0.0", "unknown"),
-                                                 (None, "no valid schema_version")])
+@pytest.mark.parametrize(("version", "needle"), [("1.0.0", "older than 2.1.0"), ("2.0.0", "older than 2.1.0"),
+                                                 ("9.0.0", "unknown"), (None, "no valid schema_version")])
 def test_other_schema_versions_are_refused_clearly(ds: Path, version: str | None, needle: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     m = _manifest(ds)

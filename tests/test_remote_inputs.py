@@ -66,7 +66,7 @@ def test_unreachable_url_is_refused_before_the_run(server: str, tmp_path: Path) 
     (tests/test_integrity_run.py::test_http_input_gone_after_planning_fails_its_shard_in_one_line)."""
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"inputs: ['{server}/missing.warc.gz', '{SAMPLE / 'cc-main-2024-22-whirlwind.warc.gz'}']\n"
-                   f"output: {tmp_path / 'o'}\nworkers: 1\n")
+                   f"output: {tmp_path / 'o'}\nworkers: 1\nrobots_snapshot: none\n")
     with pytest.raises(ConfigError, match="missing.warc.gz"):
         load_config(cfg)
     assert not (tmp_path / "o").exists()

@@ -15,11 +15,12 @@ import dask
 import psutil
 import pytest
 from conftest import ROOT, start_dask, stop_dask
+from dask_plugins import CRASH_ON_ENV, CRASH_PRELOAD
 
 from pipeline.config import ConfigError, load_config
 from pipeline.manifest import verify
 from pipeline.runner import run_pipeline
-from pipeline.shard import CRASH_ENV, STATE_DIR
+from pipeline.shard import STATE_DIR
 
 SAMPLE = ROOT / "pipeline" / "sample"
 
@@ -109,8 +110,9 @@ def test_killed_worker_mid_run_gives_identical_output(clean_run, tmp_path: Path)
 
 def test_a_shard_that_kills_workers_is_recorded_and_others_finish(tmp_path: Path, monkeypatch) -> None:
     cfg = _config(tmp_path, tmp_path / "out", copies=2)
-    monkeypatch.setenv(CRASH_ENV, "copy1-0.warc.gz")
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+    # The embedded cluster's real worker processes die hard on that input (tests/dask_plugins.py).
+    monkeypatch.setenv(CRASH_ON_ENV, "copy1-0.warc.gz")
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1, **CRASH_PRELOAD}):
         report = run_pipeline(load_config(cfg), workers=2)
     assert len(report.failed) == 1 and "copy1-0.warc.gz" in report.failed[0]
     assert "KilledWorker" in report.failed[0]

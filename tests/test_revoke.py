@@ -109,7 +109,8 @@ def test_a_newer_robots_snapshot_revokes_with_evidence(run_dir: Path, kept: pl.D
     revoked = pl.read_parquet(out / "excluded" / "revoked-v0002.parquet")
     n = kept.filter(pl.col("host") == host).height
     assert revoked.height == n and set(revoked["reason"]) == {"revoked:robots"}
-    assert set(revoked["agent"]) == {"GPTBot"} and set(revoked["rule_line"]) == {2}
+    assert set(revoked["group"]) == {"GPTBot"} and set(revoked["rule_line"]) == {2}
+    assert revoked["agents"].to_list() == [["GPTBot"]] * n  # only GPTBot is shut out by this robots.txt
     m = json.loads((out / "manifest.json").read_text())
     new_snap = m["snapshots"][-1]
     assert new_snap["role"] == "revocation" and new_snap["path"] == "snapshots/robots-v0002.parquet"
@@ -117,7 +118,8 @@ def test_a_newer_robots_snapshot_revokes_with_evidence(run_dir: Path, kept: pl.D
     entries = pl.read_parquet(snap)["entry_sha256"].to_list()
     assert set(revoked["snapshot_entry_sha256"]) <= set(entries)
     assert m["lineage"]["revocations"][0]["robots"]["policy"] == m["policy"]  # the dataset's own policy
-    assert m["counts"]["dropped_by_agent"]["GPTBot"] >= n
+    assert m["counts"]["dropped_by_group"]["revoked:robots"]["GPTBot"] == n
+    assert m["lineage"]["revocations"][0]["removed_by_group"] == {"GPTBot": n}
 
     # chain: a second revocation on version 2 names version 2's manifest
     removals = tmp_path / "r.txt"

@@ -53,7 +53,10 @@ def test_check_matches_the_engine_on_the_sample_snapshot(capsys: pytest.CaptureF
         assert res["http_status"] == 200 and res["basis"] == "rules" and res["lookup"] == "origin"
         if hit is not None:
             disallowed += 1
-            assert (res["agent"], res["rule"], res["line"]) == (hit[0], hit[1].rule, hit[1].line)
+            group = "*" if hit[1].group == "*" else hit[0]
+            assert (res["group"], res["rule"], res["line"]) == (group, hit[1].rule, hit[1].line)
+            compiled = RobotsTxt.parse(entry["body"])
+            assert res["agents"] == [a for a in policy.agents if not compiled.can_fetch(a, res["url"])]
     assert 0 < disallowed < len(urls)
 
 
@@ -64,7 +67,8 @@ def test_check_text_output_shows_the_evidence(capsys: pytest.CaptureFixture[str]
     text = capsys.readouterr().out
     assert "policy apertus" in text
     assert "DISALLOWED https://www.reddit.com/r/python" in text
-    assert "basis rules: agent " in text and "at line " in text and "fetched 2025-11-01T00:00:00Z, HTTP 200" in text
+    assert "basis rules: " in text and "policy agents disallowed: " in text and "at line " in text
+    assert "fetched 2025-11-01T00:00:00Z, HTTP 200" in text
     assert "ALLOWED    https://no-such-host.example/" in text
     assert "no robots.txt for this host in the snapshot (policy missing_host: keep)" in text
 
@@ -91,7 +95,7 @@ def test_check_as_of_picks_the_entry_in_force(dated: Path, capsys: pytest.Captur
     same_day = check_json(capsys, "--snapshot", dated, "--policy", "ai-training", "--as-of", "2025-03-10", url)
     res = same_day["results"][0]
     assert not res["allowed"] and res["fetched_at"] == "2025-03-10T10:00:00Z"
-    assert (res["agent"], res["rule"], res["line"]) == ("GPTBot", "Disallow: /articles/", 3)
+    assert (res["group"], res["rule"], res["line"]) == ("GPTBot", "Disallow: /articles/", 3)
     earlier_that_day = check_json(capsys, "--snapshot", dated, "--policy", "ai-training",
                                   "--as-of", "2025-03-10T09:59:59Z", url)
     assert earlier_that_day["results"][0]["allowed"]
@@ -162,4 +166,4 @@ def test_build_merge_check_round_trip(tmp_path: Path, capsys: pytest.CaptureFixt
     in_feb = check_json(capsys, "--snapshot", merged, "--policy", "ai-training", "--as-of", "2025-02", url)
     assert in_feb["results"][0]["allowed"] and in_feb["results"][0]["fetched_at"] == "2025-01-20T00:00:00Z"
     in_mar = check_json(capsys, "--snapshot", merged, "--policy", "ai-training", "--as-of", "2025-03", url)
-    assert not in_mar["results"][0]["allowed"] and in_mar["results"][0]["agent"] == "CCBot"
+    assert not in_mar["results"][0]["allowed"] and in_mar["results"][0]["group"] == "CCBot"

@@ -286,7 +286,7 @@ def test_from_table_survives_the_2017_top_sites_mess(tmp_path: Path) -> None:
     domains = [json.loads(line)["domain"] for line in src.read_text("utf-8").splitlines()[:300]]
     decisions = [robots.decide(f"https://{d}/") for d in domains]
     assert all(d.basis == "rules" for d in decisions)
-    assert any(not d.allowed and d.agent == "CCBot" for d in decisions)  # CCBot groups existed in 2017
+    assert any(not d.allowed and d.group == "CCBot" for d in decisions)  # CCBot groups existed in 2017
 
 
 def test_apertus_like_parquet_needs_a_date(tmp_path: Path, bodies: dict[str, bytes],

@@ -43,7 +43,7 @@ MiB = 1024 * 1024
 def run_shard(tmp: Path, path: Path, max_payload_bytes: int | None = None) -> tuple[object, list[dict], Path]:
     """One real shard through every stage; returns the result, the ledger rows and the output folder."""
     out = tmp / f"out-{path.name}"
-    data: dict = {"inputs": [str(path)], "output": str(out), "workers": 1}
+    data: dict = {"inputs": [str(path)], "output": str(out), "workers": 1, "robots_snapshot": "none"}
     if max_payload_bytes is not None:
         data["limits"] = {"max_payload_bytes": max_payload_bytes}
     config = config_from_dict(data, tmp)

@@ -112,9 +112,10 @@ def test_corrupt_key_files(ds: Path, tmp_path: Path, keys: Path, content: bytes,
                                   "2026-01-15T00:00:00Z", "0000-01-01", ""])
 def test_publish_refuses_an_impossible_date(ds: Path, date: str, capsys: pytest.CaptureFixture[str]) -> None:
     before = (ds / "manifest.json").read_bytes()
+    card = (ds / "README.md").read_bytes()  # the run's own card
     usage_error(["publish", ds, "--date", date], capsys, repr(date), "YYYY-MM-DD")
     assert (ds / "manifest.json").read_bytes() == before
-    assert not (ds / "croissant.json").exists() and not (ds / "README.md").exists()
+    assert not (ds / "croissant.json").exists() and (ds / "README.md").read_bytes() == card
 
 
 @pytest.mark.parametrize("as_of", ["notadate", "2025-13", "2025-02-30", "２０２５-01-31", "0000-01",
@@ -323,7 +324,7 @@ def many_rows(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for i in range(3000):
             f.write(json.dumps({"url": f"https://blog.example.org/post/{i}",
                                 "text": f"An English note, number {i}, about gardening in the spring rain."}) + "\n")
-    (d / "config.yaml").write_text('inputs: ["shard.jsonl"]\noutput: out\nworkers: 1\n')
+    (d / "config.yaml").write_text('inputs: ["shard.jsonl"]\noutput: out\nworkers: 1\nrobots_snapshot: none\n')
     r = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--config", str(d / "config.yaml")],
                        capture_output=True, text=True, cwd=d, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]

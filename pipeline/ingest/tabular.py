@@ -1,17 +1,20 @@
-"""Readers for already-extracted shards (FineWeb-style Parquet or JSONL with `text` and `url`).
+"""Readers for already-extracted shards: Parquet, JSONL and Arrow (🤗 datasets' save_to_disk files).
 
-Parquet is read batch by batch and JSONL in bounded chunks, so neither loads a whole file, and no
-row larger than `max_payload_bytes` is ever held whole. The source offset of a JSONL row is its
-byte offset in the decompressed stream and its length the line's bytes (newline included); of a
-Parquet row, its row index and 1. One bad row (invalid JSON, invalid Unicode, over the cap) is
-errored with a reason and never fails the shard.
+Which field holds the text, URL, id, date and digest is the run's input mapping (`tabular:` in a
+config, pipeline/ingest/mapping.py, docs/inputs.md); dotted paths reach into JSON objects and
+Parquet/Arrow struct columns. Parquet is read batch by batch and JSONL in bounded chunks, so
+neither loads a whole file, and no row larger than `max_payload_bytes` is ever held whole. The
+source offset of a JSONL row is its byte offset in the decompressed stream and its length the
+line's bytes (newline included); of a Parquet or Arrow row, its row index and 1. One bad row
+(invalid JSON, invalid Unicode, over the cap, a mapped field missing) is errored with a reason
+and never fails the shard.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import fsspec
@@ -20,38 +23,73 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.document import Document
+from pipeline.ingest.mapping import (
+    InputMapping,
+    MappingError,
+    first_value,
+    flat_keys,
+    leaf_names,
+    matching_presets,
+)
 
-TEXT = "text"
-URL = "url"
-DIGEST = "digest"
-ID_COLUMNS = ("id", "warc_record_id")
-DATE_COLUMNS = ("date", "crawl_date", "timestamp")
-COLUMNS = (TEXT, URL, *ID_COLUMNS, *DATE_COLUMNS, DIGEST)  # every column a row's output can come from
+DEFAULT_MAPPING = InputMapping()
+# Output field -> the mapping key that names its source. The output names (text, url, id, date,
+# digest) are also what `invalid-unicode` evidence called the fields before mappings existed.
+KEYS = (("text", "text_field"), ("url", "url_field"), ("id", "id_field"), ("date", "date_field"),
+        ("digest", "digest_field"))
 CHUNK = 1 << 20  # JSONL read size: memory is bounded by the cap plus one chunk
 HEAD = 64 * 1024  # of a line over the cap, the bytes searched for its url and id
-_HEAD_FIELD = re.compile(rb'"(url|id|warc_record_id)"\s*:\s*"((?:[^"\\]|\\.){0,4096})"')
+_HEAD_FIELD = re.compile(rb'"([^"\\]{1,256})"\s*:\s*"((?:[^"\\]|\\.){0,4096})"')
 # A lone surrogate can only enter valid JSON as a `\u` escape. Searching for the bare `\u` is fast on
 # both kinds of JSONL: UTF-8 lines rarely have one, and ASCII-escaped lines have one within a few bytes.
 _ESCAPE = re.compile(rb"\\u")
 
 
-def _row_document(uri: str, row: dict[str, Any], offset: int, length: int, kind: str) -> Document:
-    rid = next((str(row[c]) for c in ID_COLUMNS if row.get(c) is not None), f"row:{offset}")
+def _plan(mapping: InputMapping) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(output field, paths) pairs: what `_row_values` walks for every row."""
+    return tuple((name, mapping.paths(key)) for name, key in KEYS)
+
+
+def _row_values(row: dict[str, Any], plan: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, Any]:
+    """{output field: first non-null value} of a parsed JSON row (the per-row hot path: plain keys first)."""
+    values: dict[str, Any] = {}
+    for name, paths in plan:
+        value = None
+        for path in paths:
+            value = row.get(path)
+            if value is None and "." in path and path not in row:
+                value = first_value(row, (path,))[0]
+            if value is not None:
+                break
+        values[name] = value
+    return values
+
+
+def _row_sources(row: dict[str, Any], plan: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, str]:
+    """{output field: the path its value came from}; only for evidence, so computed when needed."""
+    return {name: first_value(row, paths)[1] for name, paths in plan}
+
+
+def _row_document(uri: str, values: dict[str, Any], offset: int, length: int, kind: str,
+                  mapping: InputMapping = DEFAULT_MAPPING) -> Document:
+    """The Document of one row's field values; errored missing-text-field / missing-url-field, naming the path."""
+    rid = values.get("id")
+    date = values.get("date")
     doc = Document(
         source_uri=uri,
-        source_record_id=rid,
+        source_record_id=str(rid) if rid is not None else f"row:{offset}",
         source_offset=offset,
         source_length=length,
         record_type=kind,
-        url=str(row.get(URL) or ""),
-        crawl_date=next((str(row[c]) for c in DATE_COLUMNS if row.get(c) is not None), ""),
-        payload_digest=str(row.get(DIGEST) or ""),
+        url=str(values.get("url") or ""),
+        crawl_date=str(date) if date is not None else "",
+        payload_digest=str(values.get("digest") or ""),
     )
-    text = row.get(TEXT)
+    text = values.get("text")
     if not isinstance(text, str):
-        return doc.error("missing-text-field")
+        return doc.error("missing-text-field", field=mapping.describe("text_field"))
     if not doc.url:
-        return doc.error("missing-url-field")
+        return doc.error("missing-url-field", field=mapping.describe("url_field"))
     doc.text = text
     return doc
 
@@ -61,15 +99,18 @@ def _printable(value: str) -> str:
     return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _check_surrogates(doc: Document) -> Document:
+def _check_surrogates(doc: Document, sources: dict[str, str] | None = None) -> Document:
     """Error a row whose output fields hold lone surrogates (valid JSON `\\ud800`, not encodable UTF-8).
 
     The errored row keeps its provenance with the surrogates escaped, so the ledger can be written.
+    Evidence names each field by the path it was read from (`metadata.url`), else its output name.
     """
     fields = (("text", doc.text or ""), ("url", doc.url), ("id", doc.source_record_id),
               ("date", doc.crawl_date), ("digest", doc.payload_digest))
+    sources = sources or {}
     bad = []
-    for name, value in fields:
+    for output, value in fields:
+        name = sources.get(output) or output
         if value.isascii():  # O(1) in CPython
             continue
         try:
@@ -186,9 +227,12 @@ def _jsonl_lines(fh: Any, cap: int, chunk_size: int = CHUNK) -> Iterator[tuple[i
 class JsonlReader:
     """One `Document` per non-blank line; a bad line (JSON, Unicode, size) is errored, not fatal."""
 
-    def __init__(self, uri: str, max_payload_bytes: int = 8 * 1024 * 1024) -> None:
+    def __init__(self, uri: str, max_payload_bytes: int = 8 * 1024 * 1024,
+                 mapping: InputMapping | None = None) -> None:
         self.uri = uri
         self.max_payload_bytes = max_payload_bytes
+        self.mapping = mapping or DEFAULT_MAPPING
+        self._plan = _plan(self.mapping)
         self.records_read = 0
         self.retries: list[dict[str, object]] = []  # reconnections of a remote input (run log)
 
@@ -224,7 +268,7 @@ class JsonlReader:
 
     def _document(self, line: bytes | Oversize, offset: int, length: int, cap: int) -> Document:
         if isinstance(line, Oversize):
-            return _oversize_document(self.uri, line.head, offset, length, cap)
+            return _oversize_document(self.uri, line.head, offset, length, cap, self.mapping)
         try:
             # Strict UTF-8 (json.loads on bytes would let encoded surrogates through); a BOM is tolerated.
             row = json.loads(line.decode("utf-8").lstrip("\ufeff"))
@@ -236,26 +280,33 @@ class JsonlReader:
         except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep to parse
             return Document(self.uri, f"line@{offset}", offset, length, "jsonl").error(
                 "invalid-json", detail=f"{type(exc).__name__}: {exc}"[:200])
-        doc = _row_document(self.uri, row, offset, length, "jsonl")
+        doc = _row_document(self.uri, _row_values(row, self._plan), offset, length, "jsonl", self.mapping)
         if _ESCAPE.search(line):  # only then can a field hold a lone surrogate
-            doc = _check_surrogates(doc)
+            doc = _check_surrogates(doc, _row_sources(row, self._plan))
         return doc
 
 
-def _oversize_document(uri: str, head: bytes, offset: int, length: int, cap: int) -> Document:
+def _oversize_document(uri: str, head: bytes, offset: int, length: int, cap: int,
+                       mapping: InputMapping = DEFAULT_MAPPING) -> Document:
     """Errored payload-too-large, with the url and id when they come before the bulk (so `lookup` finds it).
 
-    Best effort on the line's first `HEAD` bytes: the first matching key wins, nothing is parsed whole.
+    Best effort on the line's first `HEAD` bytes: nothing is parsed whole, so a mapped path is
+    matched by its last key (`metadata.url` by `"url"`), the first occurrence winning.
     """
     found: dict[str, str] = {}
+    wanted = {*leaf_names(mapping, "url_field"), *leaf_names(mapping, "id_field")}
     for m in _HEAD_FIELD.finditer(head):
+        key = m.group(1).decode("utf-8", "replace")
+        if key not in wanted or key in found:
+            continue
         try:
             value = json.loads(b'"' + m.group(2) + b'"')
         except ValueError:
             continue
-        found.setdefault(m.group(1).decode(), _printable(value))
-    rid = found.get("id") or found.get("warc_record_id") or f"line@{offset}"
-    doc = Document(uri, rid, offset, length, "jsonl", url=found.get("url", ""))
+        found[key] = _printable(value)
+    rid = next((found[k] for k in leaf_names(mapping, "id_field") if found.get(k)), f"line@{offset}")
+    url = next((found[k] for k in leaf_names(mapping, "url_field") if found.get(k)), "")
+    doc = Document(uri, rid, offset, length, "jsonl", url=url)
     return doc.error("payload-too-large", limit=cap, bytes=length)
 
 
@@ -292,20 +343,101 @@ def _column_values(arr: pa.ChunkedArray | pa.Array) -> tuple[list[Any], dict[int
     return values, errors
 
 
-class ParquetReader:
-    """One `Document` per row, streamed in record batches of the columns the output needs."""
+def _schema_path(schema: pa.Schema, path: str) -> list[str] | None:
+    """The column, then struct fields, that `path` names in `schema`; None when it names nothing.
 
-    def __init__(self, uri: str, batch_size: int = 1024, max_payload_bytes: int = 8 * 1024 * 1024) -> None:
+    A top-level column literally named `a.b` wins over the struct path `a` -> `b`, as in JSONL.
+    """
+    if schema.get_field_index(path) >= 0:
+        return [path]
+    parts = path.split(".")
+    if schema.get_field_index(parts[0]) < 0:
+        return None
+    kind = schema.field(parts[0]).type
+    for part in parts[1:]:
+        if not pa.types.is_struct(kind) or kind.get_field_index(part) < 0:
+            return None
+        kind = kind.field(kind.get_field_index(part)).type
+    return parts
+
+
+def _resolve(schema: pa.Schema, mapping: InputMapping) -> dict[str, list[tuple[str, list[str]]]]:
+    """{output field: [(path, column parts), ...]} for the mapped paths this file has, in mapping order."""
+    return {name: [(p, parts) for p in mapping.paths(key) if (parts := _schema_path(schema, p)) is not None]
+            for name, key in KEYS}
+
+
+def _read_columns(resolved: dict[str, list[tuple[str, list[str]]]]) -> list[str]:
+    """What to ask the Parquet reader for: top-level columns, or `a.b` to read one field of a struct."""
+    return list(dict.fromkeys(".".join(parts) for found in resolved.values() for _p, parts in found))
+
+
+def _extract(batch: pa.RecordBatch, parts: list[str]) -> pa.Array:
+    arr = batch.column(parts[0])
+    for part in parts[1:]:
+        arr = pc.struct_field(arr, part)  # a null struct gives a null field
+    return arr
+
+
+class _ColumnarReader:
+    """Rows of Arrow record batches (Parquet, Arrow IPC) to Documents, through the input mapping."""
+
+    kind = ""
+
+    def __init__(self, uri: str, batch_size: int = 1024, max_payload_bytes: int = 8 * 1024 * 1024,
+                 mapping: InputMapping | None = None) -> None:
         self.uri = uri
         self.max_payload_bytes = max_payload_bytes
         self.batch_size = batch_size
+        self.mapping = mapping or DEFAULT_MAPPING
         self.records_read = 0
+
+    def _batch_documents(self, batch: pa.RecordBatch, first: int,
+                         resolved: dict[str, list[tuple[str, list[str]]]]) -> Iterator[Document]:
+        cap = self.max_payload_bytes
+        oversize: dict[int, int] = {}
+        columns: dict[str, list[Any]] = {}  # output field -> its values, the first non-null path per row
+        bad: dict[int, tuple[str, str]] = {}
+        for name, found in resolved.items():
+            merged: list[Any] | None = None
+            for path, parts in found:
+                arr = _extract(batch, parts)
+                if name == "text" and _is_stringlike(arr.type):
+                    arr, over = _drop_oversize(arr, cap)
+                    for i, size in over.items():
+                        oversize.setdefault(i, size)
+                cells, errors = _column_values(arr)
+                for i, detail in errors.items():
+                    bad.setdefault(i, (path, detail))
+                merged = cells if merged is None else [a if a is not None else b for a, b in zip(merged, cells,
+                                                                                                     strict=True)]
+            columns[name] = merged if merged is not None else [None] * batch.num_rows
+        names = list(columns)
+        for i, cells in enumerate(zip(*columns.values(), strict=True)):
+            values = dict(zip(names, cells, strict=True))
+            index = first + i
+            if i in oversize:
+                values["text"] = None  # text over the cap was never converted
+                yield _row_document(self.uri, values, index, 1, self.kind, self.mapping).error(
+                    "payload-too-large", limit=cap, bytes=oversize[i])
+            elif i in bad:
+                values["text"] = None
+                yield _row_document(self.uri, values, index, 1, self.kind, self.mapping).error(
+                    "invalid-unicode", field=bad[i][0], detail=bad[i][1])
+            else:
+                yield _row_document(self.uri, values, index, 1, self.kind, self.mapping)
+
+
+class ParquetReader(_ColumnarReader):
+    """One `Document` per row, streamed in record batches of the columns the mapping reads."""
+
+    kind = "parquet"
 
     def __iter__(self) -> Iterator[Document]:
         with fsspec.open(self.uri, "rb") as fh:
             pf = pq.ParquetFile(fh)
-            present = set(pf.schema_arrow.names)
-            columns = [c for c in COLUMNS if c in present]
+            resolved = _resolve(pf.schema_arrow, self.mapping)
+            columns = _read_columns(resolved)
             start = 0
             # Row group by row group: a corrupt group costs its own unread rows, not the rest of the file.
             for group in range(pf.num_row_groups):
@@ -313,7 +445,7 @@ class ParquetReader:
                 index = start
                 try:
                     for batch in pf.iter_batches(batch_size=self.batch_size, row_groups=[group], columns=columns):
-                        for doc in self._batch_documents(batch, index):
+                        for doc in self._batch_documents(batch, index, resolved):
                             self.records_read += 1
                             yield doc
                         index += batch.num_rows
@@ -324,33 +456,73 @@ class ParquetReader:
                         detail=f"{type(exc).__name__}: {exc}"[:300])
                 start += rows
 
-    def _batch_documents(self, batch: pa.RecordBatch, first: int) -> Iterator[Document]:
-        cap = self.max_payload_bytes
-        oversize: dict[int, int] = {}
-        names = batch.schema.names
-        values: dict[str, list[Any]] = {}
-        bad: dict[int, tuple[str, str]] = {}
-        for name in names:
-            arr = batch.column(name)
-            if name == TEXT and _is_stringlike(arr.type):
-                arr, oversize = _drop_oversize(arr, cap)
-            values[name], errors = _column_values(arr)
-            for i, detail in errors.items():
-                bad.setdefault(i, (name, detail))
-        rows = zip(*(values[name] for name in names), strict=True) if names else [()] * batch.num_rows
-        for i, cells in enumerate(rows):
-            row = dict(zip(names, cells, strict=True))
-            index = first + i
-            if i in oversize:
-                row[TEXT] = None  # text over the cap was never converted
-                yield _row_document(self.uri, row, index, 1, "parquet").error(
-                    "payload-too-large", limit=cap, bytes=oversize[i])
-            elif i in bad:
-                row[TEXT] = None
-                yield _row_document(self.uri, row, index, 1, "parquet").error(
-                    "invalid-unicode", field=bad[i][0], detail=bad[i][1])
+
+ARROW_FILE_MAGIC = b"ARROW1"
+
+
+def _open_arrow(uri: str) -> Any:
+    """A local file memory-mapped (cells are never copied unless read); anything else through fsspec."""
+    local = uri.removeprefix("file://")
+    if "://" not in local:
+        return pa.memory_map(local, "r")
+    return fsspec.open(uri, "rb").open()
+
+
+class ArrowReader(_ColumnarReader):
+    """Arrow IPC files, as 🤗 datasets' save_to_disk writes them (the stream format) or the file format.
+
+    A stream that stops being readable ends with one `arrow-unreadable` row at the first unread
+    row; in the file format a bad record batch costs only its own rows.
+    """
+
+    kind = "arrow"
+
+    def __iter__(self) -> Iterator[Document]:
+        source = _open_arrow(self.uri)
+        try:
+            magic = source.read(len(ARROW_FILE_MAGIC))
+            source.seek(0)
+            if magic == ARROW_FILE_MAGIC:
+                yield from self._file(pa.ipc.open_file(source))
             else:
-                yield _row_document(self.uri, row, index, 1, "parquet")
+                yield from self._stream(pa.ipc.open_stream(source))
+        finally:
+            source.close()
+
+    def _unreadable(self, index: int, exc: Exception, **evidence: Any) -> Document:
+        self.records_read += 1
+        return Document(self.uri, f"row:{index}", index, 1, "arrow").error(
+            "arrow-unreadable", **evidence, detail=f"{type(exc).__name__}: {exc}"[:300])
+
+    def _stream(self, reader: Any) -> Iterator[Document]:
+        resolved = _resolve(reader.schema, self.mapping)
+        index = 0
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except Exception as exc:  # the rest of a stream cannot be located: one row stands for it
+                yield self._unreadable(index, exc)
+                return
+            for doc in self._batch_documents(batch, index, resolved):
+                self.records_read += 1
+                yield doc
+            index += batch.num_rows
+
+    def _file(self, reader: Any) -> Iterator[Document]:
+        resolved = _resolve(reader.schema, self.mapping)
+        index = 0
+        for i in range(reader.num_record_batches):
+            try:
+                batch = reader.get_batch(i)
+            except Exception as exc:
+                yield self._unreadable(index, exc, record_batch=i)
+                continue
+            for doc in self._batch_documents(batch, index, resolved):
+                self.records_read += 1
+                yield doc
+            index += batch.num_rows
 
 
 def _is_stringlike(t: pa.DataType) -> bool:
@@ -367,3 +539,132 @@ def _drop_oversize(arr: pa.Array, cap: int) -> tuple[pa.Array, dict[int, int]]:
     where = pc.indices_nonzero(over).to_pylist()
     sizes = lengths.take(where).to_pylist()
     return pc.if_else(over, pa.scalar(None, arr.type), arr), dict(zip(where, sizes, strict=True))
+
+
+# --- config-time check: does the first input of each tabular format have the mapped fields? ---------
+
+PROBE_ROWS = 100  # JSONL rows read to find the mapped fields (parsed rows, at most PROBE_BYTES)
+PROBE_BYTES = 4 << 20
+
+
+def _schema_paths(schema: pa.Schema, limit: int = 30) -> list[str]:
+    """Column names with struct fields spelled as dotted paths: `id, text, metadata.url, ...`."""
+    out: list[str] = []
+
+    def walk(name: str, kind: pa.DataType, level: int) -> None:
+        if pa.types.is_struct(kind) and kind.num_fields and level < 3:
+            for i in range(kind.num_fields):
+                walk(f"{name}.{kind.field(i).name}", kind.field(i).type, level + 1)
+        elif len(out) < limit:
+            out.append(name)
+
+    for f in schema:
+        walk(f.name, f.type, 1)
+    return out
+
+
+def _schema_of(uri: str, fmt: str) -> pa.Schema:
+    if fmt == "parquet":
+        with fsspec.open(uri, "rb") as fh:
+            return pq.ParquetFile(fh).schema_arrow
+    source = _open_arrow(uri)
+    try:
+        magic = source.read(len(ARROW_FILE_MAGIC))
+        source.seek(0)
+        return (pa.ipc.open_file(source) if magic == ARROW_FILE_MAGIC else pa.ipc.open_stream(source)).schema
+    finally:
+        source.close()
+
+
+class _Head:
+    """The first `limit` decompressed bytes of a file, so a probe never reads past them."""
+
+    def __init__(self, fh: Any, limit: int) -> None:
+        self.fh = fh
+        self.left = limit
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.left if size < 0 else min(size, self.left)
+        data = self.fh.read(size) if size > 0 else b""
+        self.left -= len(data)
+        return data
+
+
+def _jsonl_rows(uri: str) -> list[dict[str, Any]]:
+    """Up to PROBE_ROWS parsed objects from the first PROBE_BYTES of a JSONL file (bad lines skipped)."""
+    rows: list[dict[str, Any]] = []
+    with fsspec.open(uri, "rb", compression="infer") as fh:
+        try:
+            for _offset, _length, line in _jsonl_lines(_Head(fh, PROBE_BYTES), PROBE_BYTES):
+                if len(rows) >= PROBE_ROWS:
+                    break
+                if isinstance(line, Oversize):
+                    continue
+                try:
+                    row = json.loads(line.decode("utf-8").lstrip("\ufeff"))
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(row, dict):
+                    rows.append(row)
+        except UnreadableTail:
+            pass
+    return rows
+
+
+def _probe(uri: str, fmt: str, mapping: InputMapping) -> tuple[str, Callable[[str], bool], list[str]] | None:
+    """(what was looked at, has(path), the paths it has), or None when nothing can be judged."""
+    if fmt == "jsonl":
+        rows = _jsonl_rows(uri)
+        if not rows:
+            return None
+        seen = list(dict.fromkeys(k for row in rows for k in flat_keys(row)))
+
+        def has_row(path: str) -> bool:
+            return any(first_value(row, (path,))[0] is not None for row in rows)
+
+        return f"none of its first {len(rows)} rows has", has_row, seen
+    schema = _schema_of(uri, fmt)
+
+    def has_column(path: str) -> bool:
+        return _schema_path(schema, path) is not None
+
+    return "it has no column", has_column, _schema_paths(schema)
+
+
+def check_mapping(inputs: Iterable[str], mapping: InputMapping, display: Callable[[str], str],
+                  format_of: Callable[[str], str]) -> None:
+    """Refuse, at config time, a mapping whose text or url field the inputs do not have.
+
+    Why: otherwise every row of the run is errored missing-url-field (Dolma's `metadata.url`
+    read as FineWeb's `url`). Looks at the first local input of each tabular format only (a
+    crawl has ~100,000 files); rows of other files lacking a field are errored, naming the path.
+    Raises MappingError with one line: the field, what the file has, a preset that fits.
+    """
+    checked: set[str] = set()
+    for uri in inputs:
+        if "://" in uri.removeprefix("file://"):
+            continue
+        try:
+            fmt = format_of(uri)
+        except ValueError:
+            continue
+        if fmt == "warc" or fmt in checked:
+            continue
+        checked.add(fmt)
+        try:
+            probe = _probe(uri.removeprefix("file://"), fmt, mapping)
+        except Exception:  # unreadable: its shard reports that, row by row, with the reason
+            continue
+        if probe is None:
+            continue
+        what, has, seen = probe
+        for key in ("text_field", "url_field"):
+            if any(has(p) for p in mapping.paths(key)):
+                continue
+            presets = [p for p in matching_presets(has) if p != mapping.preset]
+            hint = f"; try `tabular: {{preset: {presets[0]}}}`" if presets else ""
+            field = key.removesuffix("_field")
+            raise MappingError(
+                f"input {display(uri)}: {what} the {field} field {mapping.describe(key)!r} "
+                f"(tabular.{key}, preset {mapping.preset}); it has: {', '.join(seen) or 'nothing'}{hint} "
+                "(docs/inputs.md)")

@@ -19,7 +19,7 @@ from typing import Any
 
 import pipeline
 
-SCHEMA_VERSION = "2.0.0"
+SCHEMA_VERSION = "2.1.0"
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.json.sig"
 MANIFEST_LEAF = "manifest.json"  # the Merkle leaf that stands for the manifest's own content
@@ -33,6 +33,7 @@ KINDS = {
     "excluded": "excluded",
     "snapshots": "snapshot",
     "report": "report",
+    "lookup": "lookup",  # the site owners' page and its index (pipeline/manifest/site.py)
     "croissant.json": "croissant",
     "README.md": "card",
 }
@@ -73,14 +74,36 @@ def source_tree() -> str:
     return "modified" if out.strip() else "clean"
 
 
+def code_sha256(root: Path | None = None) -> str:
+    """sha256 over the package's Python sources (relative path NUL file sha256, sorted).
+
+    The same commit gives the same value whether installed with `pip install .` (files copied
+    into site-packages, no git) or `pip install -e .` (the clone itself), so it, and not the git
+    commit, is what the manifest's hashed part records about the code.
+    """
+    root = root or Path(pipeline.__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py"), key=lambda q: q.relative_to(root).as_posix()):
+        rel = path.relative_to(root).as_posix()
+        if "__pycache__" in rel.split("/"):
+            continue
+        h.update(f"{rel}\x00{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _code_sha256() -> str:
+    return code_sha256()
+
+
 def pipeline_info() -> dict[str, Any]:
-    return {
-        "name": "consentcrawl",
-        "version": pipeline.__version__,
-        "source_commit": source_commit(),
-        "source_tree": source_tree(),
-        "python": platform.python_version(),
-    }
+    """The code that made the dataset, as recorded in the hashed manifest body: install-independent."""
+    return {"name": "consentcrawl", "version": pipeline.__version__, "code_sha256": _code_sha256()}
+
+
+def build_info() -> dict[str, Any]:
+    """How this copy of the code was obtained and run: shown, not hashed (see UNHASHED_KEYS)."""
+    return {"source_commit": source_commit(), "source_tree": source_tree(), "python": platform.python_version()}
 
 
 def file_kind(path: str) -> str:
@@ -92,9 +115,14 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+#: Top-level manifest keys outside the Merkle root: the root itself, and `build` (git commit,
+#: tree state, Python version), which differ between a clone and a `pip install .` of one commit.
+UNHASHED_KEYS = ("merkle_root", "build")
+
+
 def body_sha256(manifest: dict[str, Any]) -> str:
-    """sha256 of everything in the manifest except the Merkle root itself."""
-    return hashlib.sha256(canonical_json({k: v for k, v in manifest.items() if k != "merkle_root"})).hexdigest()
+    """sha256 of everything in the manifest except UNHASHED_KEYS."""
+    return hashlib.sha256(canonical_json({k: v for k, v in manifest.items() if k not in UNHASHED_KEYS})).hexdigest()
 
 
 def merkle_root(files: list[dict[str, Any]], body: str | None = None) -> str:
@@ -130,10 +158,19 @@ def _rows_of(files: list[dict[str, Any]], kind: str) -> int:
     return sum(int(f.get("rows") or 0) for f in files if file_kind(f["path"]) == kind)
 
 
+def nest_counts(pairs: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """{(reason, group): n} -> {reason: {group: n}}, keys sorted (manifests are compared as bytes)."""
+    out: dict[str, dict[str, int]] = {}
+    for (reason, group), n in sorted(pairs.items()):
+        if n > 0:
+            out.setdefault(reason, {})[group] = n
+    return out
+
+
 def sum_counts(results: list[dict[str, Any]]) -> dict[str, Any]:
     dropped: Counter[str] = Counter()
     errored: Counter[str] = Counter()
-    agents: Counter[str] = Counter()
+    groups: Counter[tuple[str, str]] = Counter()
     langs: Counter[str] = Counter()
     chars: Counter[str] = Counter()
     signals: Counter[str] = Counter()
@@ -141,7 +178,7 @@ def sum_counts(results: list[dict[str, Any]]) -> dict[str, Any]:
         signals.update(r.get("signals_found", {}))
         dropped.update(r["dropped"])
         errored.update(r["errored"])
-        agents.update(r["dropped_by_agent"])
+        groups.update({(reason, g): n for reason, by in r["dropped_by_group"].items() for g, n in by.items()})
         langs.update(r["languages"])
         chars.update(r["chars_by_language"])
     records_in = sum(r["records_in"] for r in results)
@@ -154,7 +191,7 @@ def sum_counts(results: list[dict[str, Any]]) -> dict[str, Any]:
         "errored": sum(errored.values()),
         "dropped_by_reason": dict(sorted(dropped.items())),
         "errored_by_reason": dict(sorted(errored.items())),
-        "dropped_by_agent": dict(sorted(agents.items())),
+        "dropped_by_group": nest_counts(groups),
         "documents_by_language": dict(sorted(langs.items(), key=lambda kv: (-kv[1], kv[0]))),
         "chars_by_language": dict(sorted(chars.items(), key=lambda kv: (-kv[1], kv[0]))),
         "chars_kept": sum(r["chars_kept"] for r in results),
@@ -190,6 +227,17 @@ def _label_set(langid: dict[str, Any], config: dict[str, Any]) -> list[str]:
     return sorted(_identifier(cfg.get("model", "default"), cfg.get("thresholds")).labels)
 
 
+def robots_filtering(snapshots: list[dict[str, Any]], policy: dict[str, Any]) -> dict[str, Any]:
+    """Whether robots.txt rules were applied, in words every output repeats (summary, card, report)."""
+    from pipeline.config import NO_ROBOTS_FILTERING
+
+    used = [s for s in snapshots if s.get("kind") == "robots.txt"]
+    if not used:
+        return {"applied": False, "statement": NO_ROBOTS_FILTERING}
+    return {"applied": True, "statement": f"robots.txt rules for the {len(policy['agents'])} AI agents of policy "
+                                          f"'{policy['name']}' were applied from snapshot {used[0]['path']}"}
+
+
 def build_manifest(
     *,
     config: dict[str, Any],
@@ -199,22 +247,31 @@ def build_manifest(
     snapshots: list[dict[str, Any]],
     results: list[dict[str, Any]],
     extra_files: list[dict[str, Any]],
+    plan_results: list[dict[str, Any]] | None = None,
+    cc_index: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest of a fresh run: dataset version 1, no lineage."""
+    """The manifest of a fresh run: dataset version 1, no lineage.
+
+    Index-first runs (docs/index-first.md) also pass `plan_results`, the rows decided from the index
+    before any download (their counts join the run's, their ledgers its files), and `cc_index`.
+    """
     results = sorted(results, key=lambda r: r["index"])
-    files = [f for r in results for f in r["files"]] + extra_files
+    plan_results = plan_results or []
+    files = [f for r in results for f in r["files"]] + [f for r in plan_results for f in r["files"]] + extra_files
     label_set = _label_set(langid, config)
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "dataset": {"version": 1},
         "lineage": {"previous": None, "revocations": []},
         "pipeline": pipeline_info(),
+        "build": build_info(),
         "dependencies": dependency_versions(),
         "config": config,
         "config_sha256": config_sha256,
         "policy": policy,
         "langid": {**langid, "labels": len(label_set), "label_set": label_set},
         "snapshots": [{**s, "role": s.get("role", "run")} for s in snapshots],
+        "robots_filtering": robots_filtering(snapshots, policy),
         "inputs": [
             {
                 "uri": r["uri"],
@@ -224,11 +281,13 @@ def build_manifest(
                 "shard": r["index"],
                 "status": "failed" if r["failed"] else "complete",
                 **({"failure": r["failed"]} if r["failed"] else {}),
+                **({"fetched": r["fetched"]} if r.get("fetched") else {}),
             }
-            for r in results
+            for r in results + plan_results  # index-first: each index file is an input too (after the WARCs)
         ],
         "files": files,
-        "counts": sum_counts([r for r in results if not r["failed"]]),
+        "counts": sum_counts([r for r in results if not r["failed"]] + plan_results),
+        **({"cc_index": cc_index} if cc_index is not None else {}),
         **reproducibility(results),
     }
     return seal(manifest)

@@ -215,7 +215,8 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     for host, n in list(rep.removed_by_host.items())[:20]:
         print(f"  {host}: {n}")
     print(f"manifest sha256 {rep.manifest_sha256}; it names the previous manifest's sha256 as lineage.previous")
-    print("next: `consentcrawl publish` the new version (card, croissant.json and report are not carried over)")
+    print("the new version has its own dataset card (README.md: `datasets.load_dataset` reads it as it is); "
+          "`consentcrawl publish` it to add croissant.json, the report and the publication details")
     return EXIT_OK
 
 

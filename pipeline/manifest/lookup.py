@@ -24,8 +24,8 @@ from pipeline.manifest.verify import inside, safe_relpath
 
 KEPT_COLUMNS = ["id", "url", "host", "lang", "script", "crawl_date", "content_sha256", "source_uri",
                 "source_record_id"]
-LEDGER_COLUMNS = ["id", "url", "host", "outcome", "reason", "agent", "rule", "rule_line", "snapshot_entry_sha256",
-                  "snapshot_fetched_at", "evidence", "source_uri", "source_record_id"]
+LEDGER_COLUMNS = ["id", "url", "host", "outcome", "reason", "group", "agents", "rule", "rule_line",
+                  "snapshot_entry_sha256", "snapshot_fetched_at", "evidence", "source_uri", "source_record_id"]
 
 
 @dataclass(slots=True)
@@ -179,16 +179,25 @@ def format_result(res: LookupResult, folder: str | Path, limit: int = 20) -> str
     return "\n".join(lines)
 
 
+def disallowed_by(group: str | None) -> str:
+    """Who the site shuts out, in words: every crawler (its `*` group) or a named AI agent."""
+    if group == "*":
+        return "disallows all crawlers (its User-agent: * group)"
+    return f"group for AI agent {group} disallows it"
+
+
 def explain_exclusion(r: dict[str, Any]) -> str:
     """One line: why this ledger row is not in the dataset."""
     reason = r["reason"]
     ev = r.get("evidence") or {}
     if reason in ("optout:robots", "revoked:robots"):
-        s = f"{reason}: robots.txt disallows agent {r.get('agent')}"
+        s = f"{reason}: robots.txt {disallowed_by(r.get('group'))}"
         if r.get("rule"):
             s += f" by rule {r['rule']!r}"
         if r.get("rule_line"):
             s += f" (line {r['rule_line']})"
+        if r.get("agents"):
+            s += f"; policy agents disallowed: {', '.join(r['agents'])}"
         if ev.get("basis") and ev.get("basis") != "rules":
             s += f" [{ev['basis']}]"
         s += f"; snapshot entry {_short(r.get('snapshot_entry_sha256'))} fetched {r.get('snapshot_fetched_at')}"

@@ -18,6 +18,8 @@ import polars as pl
 from matplotlib.ticker import MaxNLocator
 
 from pipeline.manifest.dataset import Dataset
+from pipeline.manifest.outputs import add_outputs, require_verified
+from pipeline.summary import group_rows
 
 REPORT_DIR = "report"
 # Reference: Apertus tech report (2025): honouring robots.txt opt-outs retroactively removed about
@@ -204,10 +206,11 @@ def write_report(ds: Dataset) -> list[str]:
         [r for r, _ in reasons], [v for _, v in reasons], "Why records were dropped", "records",
         [COLORS["error"] if r.startswith("error: ") else COLORS[_category(r)] for r, _ in reasons])
 
-    agents = by_count(c["dropped_by_agent"])
+    groups = [(f"{label} — {reason}", n) for reason, by_group in c.get("dropped_by_group", {}).items()
+              for label, n in group_rows(by_group)]
     images["drops_by_agent.png"] = p.hbar(
-        [a for a, _ in agents], [v for _, v in agents],
-        "Opt-out drops by the AI agent whose robots.txt rule matched", "documents", COLORS["optout"])
+        [g for g, _ in groups], [v for _, v in groups],
+        "Opt-out drops by the robots.txt group whose rule matched", "documents", COLORS["optout"])
 
     tld = st["tld"].head(15) if len(st["tld"]) else st["tld"]
     fig, ax = plt.subplots(figsize=(10, max(2.5, 0.42 * len(tld) + 1.5)))
@@ -263,7 +266,12 @@ def write_report(ds: Dataset) -> list[str]:
 
     for name, data in images.items():
         ds.folder.write_bytes(f"{REPORT_DIR}/{name}", data)
-    ds.folder.write_bytes(f"{REPORT_DIR}/index.html", _html(m, st, share, steps).encode("utf-8"))
+    html_text = _html(m, st, share, steps)
+    if ds.folder.exists("lookup/index.html"):  # written by publish before the report
+        html_text = html_text.replace("\n</body></html>", "\n<p>Site owners without the tool: the page "
+                                      "<a href='../lookup/index.html'>lookup/index.html</a> answers in a browser."
+                                      "</p>\n</body></html>")
+    ds.folder.write_bytes(f"{REPORT_DIR}/index.html", html_text.encode("utf-8"))
     return sorted(f"{REPORT_DIR}/{n}" for n in [*images, "index.html"])
 
 
@@ -273,6 +281,18 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
         "<tr>" + "".join(f"<td>{html.escape(f'{v:,}' if isinstance(v, int) else str(v))}</td>" for v in r) + "</tr>"
         for r in rows)
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _index_first(cc: dict[str, Any] | None) -> list[str]:
+    """Index-first runs: what deciding from the cc-index before downloading saved (docs/index-first.md)."""
+    if not cc:
+        return []
+    whole, fetched = cc["bytes_whole_warcs"], cc["bytes_fetched"]
+    return [f"<p><b>Index-first run.</b> {cc['rows_selected']:,} rows of {len(cc['files'])} cc-index file(s) were "
+            f"selected ({sum(cc['rows_filtered_out'].values()):,} removed by the index filters); "
+            f"{cc['rows_decided_at_plan']:,} were decided from the index alone and never downloaded. "
+            f"<b>{fetched:,}</b> bytes were fetched by range out of {whole:,} bytes of whole WARC files "
+            f"({_pct(fetched, whole)}; {_pct(whole - fetched, whole)} not downloaded).</p>"]
 
 
 def _html(m: dict[str, Any], st: dict[str, Any], share: dict[str, tuple[float, float]],
@@ -288,6 +308,10 @@ def _html(m: dict[str, Any], st: dict[str, Any], share: dict[str, tuple[float, f
     tld_rows = [[r["tld"], r["kept"], r["optout"], r["revoked"]] for r in st["tld"].head(15).to_dicts()] \
         if len(st["tld"]) else []
     revs = m["lineage"]["revocations"]
+    build = m.get("build") or {}
+    filtering = m.get("robots_filtering") or {}
+    no_robots = ([f"<p class=warning><b>Note: {e(filtering['statement'])}.</b> Pages were not checked against any "
+                  "site's robots.txt.</p>"] if filtering and not filtering.get("applied") else [])
     sections = [
         f"<h1>{e(pub)}: what this run did</h1>",
         f"<p class=lead>The pipeline read <b>{c['records_in']:,}</b> records from <b>{len(m['inputs'])}</b> "
@@ -298,10 +322,14 @@ def _html(m: dict[str, Any], st: dict[str, Any], share: dict[str, tuple[float, f
         f"({c['chars_kept']:,} characters, {len(c['documents_by_language'])} language labels) are in the dataset "
         f"(data/). Every dropped document is listed, with the reason, in the exclusion ledger (excluded/).</p>",
         f"<p>Dataset version <b>{m['dataset']['version']}</b> · consentcrawl {e(m['pipeline']['version'])} "
-        f"(commit <code>{e(m['pipeline']['source_commit'][:12])}</code>, tree {e(m['pipeline']['source_tree'])}) · "
+        f"(code sha256 <code>{e(m['pipeline']['code_sha256'][:12])}</code>, commit "
+        f"<code>{e(build.get('source_commit', 'unknown')[:12])}</code>, "
+        f"tree {e(build.get('source_tree', 'unknown'))}) · "
         f"config sha256 <code>{e(m['config_sha256'][:16])}…</code> · opt-out policy <b>{e(p['name'])}</b>. "
         f"All numbers come from <a href='../manifest.json'>manifest.json</a>; check the files with "
         f"<code>consentcrawl verify</code>.</p>",
+        *no_robots,
+        *_index_first(m.get("cc_index")),
         "<h2>1. The funnel</h2>",
         "<img src='funnel.png' alt='funnel from records read to documents kept'>",
         "<p>Read top to bottom: each bar is what remains after the step named on it. The robots.txt decision "
@@ -320,11 +348,13 @@ def _html(m: dict[str, Any], st: dict[str, Any], share: dict[str, tuple[float, f
         "never documents. Purple: processing errors.</p>",
         _table(["reason", "records"], [[k, v] for k, v in by_count(c["dropped_by_reason"])]
                + [[f"error: {k}", v] for k, v in by_count(c["errored_by_reason"])]),
-        "<h2>4. Which AI agent's rule excluded a page</h2>",
-        "<img src='drops_by_agent.png' alt='opt-out drops by agent'>",
+        "<h2>4. Whose robots.txt rule excluded a page</h2>",
+        "<img src='drops_by_agent.png' alt='opt-out drops by robots.txt group'>",
         f"<p>Policy <b>{e(p['name'])}</b> checks these agents, in order: {e(', '.join(p['agents']))}. A page is "
-        "dropped when any of them may not fetch it; the chart credits the first agent in that list whose rules "
-        "(or the <code>*</code> group it falls back to) disallow the URL.</p>",
+        "dropped when any of them may not fetch it. <i>All crawlers (User-agent: *)</i> means the rule that "
+        "decided sits in the site's <code>*</code> group: the site excludes every crawler, not only AI ones. "
+        "<i>AI agent X</i> means a group naming that agent decided. The ledger's <code>agents</code> column "
+        "lists every policy agent the rules disallow for each URL.</p>",
         "<h2>5. By top-level domain</h2>",
         "<img src='drops_by_tld.png' alt='kept and removed documents by top-level domain'>",
         "<p>Opt-outs are not spread evenly: they cluster on the sites (and so the countries and languages) whose "
@@ -361,8 +391,6 @@ def _pct(part: int, whole: int) -> str:
 
 def report(folder: str | Path) -> list[str]:
     """Write report/ and list it in the manifest (replacing an older report)."""
-    from pipeline.manifest.publish import add_outputs, require_verified
-
     ds = Dataset.open(folder)
     require_verified(ds.folder.url if ds.remote else ds.root, (f"{REPORT_DIR}/",))
     outputs = write_report(ds)

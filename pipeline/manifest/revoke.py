@@ -24,7 +24,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.manifest.build import MANIFEST_NAME, dump_manifest, file_kind, pipeline_info, seal
+from pipeline.manifest.build import (
+    MANIFEST_NAME,
+    build_info,
+    dump_manifest,
+    file_kind,
+    nest_counts,
+    pipeline_info,
+    seal,
+)
+from pipeline.manifest.card import write_card
 from pipeline.manifest.dataset import Dataset, check_parquet
 from pipeline.manifest.targets import Target, parse_target, url_key
 from pipeline.manifest.verify import verify
@@ -32,7 +41,7 @@ from pipeline.write import LEDGER_SCHEMA, ROW_GROUP_ROWS, sha256_file
 
 ROBOTS_REASON = "revoked:robots"
 REQUEST_REASON = "revoked:removal-request"
-PUBLISH_KINDS = ("croissant", "card", "report")  # describe one version: not carried to the next
+PUBLISH_KINDS = ("croissant", "card", "report", "lookup")  # describe one version: not carried to the next
 
 
 class RevokeError(ValueError):
@@ -158,7 +167,8 @@ def _decide_robots(ds: Dataset, snapshot_path: Path, policy_ref: str | None, as_
             d = robots.decide(url)
             if not d.allowed:
                 removed[rid] = {
-                    "reason": ROBOTS_REASON, "agent": d.agent, "rule": d.rule, "rule_line": d.line,
+                    "reason": ROBOTS_REASON, "group": d.group, "agents": list(d.agents or ()),
+                    "rule": d.rule, "rule_line": d.line,
                     "snapshot_entry_sha256": d.entry_sha256, "snapshot_fetched_at": d.fetched_at,
                     "evidence": {**d.evidence(), "policy": policy.name, "revoked_in_version": version},
                 }
@@ -175,7 +185,7 @@ def _decide_requests(ds: Dataset, removals: RemovalList, version: int) -> tuple[
             if hit:
                 line, target = hit
                 removed[rid] = {
-                    "reason": REQUEST_REASON, "agent": None, "rule": None, "rule_line": None,
+                    "reason": REQUEST_REASON, "group": None, "agents": None, "rule": None, "rule_line": None,
                     "snapshot_entry_sha256": None, "snapshot_fetched_at": None,
                     "evidence": {"request_line": line, "request": target.text, "matched_as": target.kind,
                                  "removals_sha256": removals.sha256, "revoked_in_version": version},
@@ -200,7 +210,7 @@ def _ledger_rows(removed_rows: pa.Table, why: dict[str, dict[str, Any]]) -> list
         out.append({
             "id": r["id"], "url": r["url"], "host": r["host"], "domain": r.get("domain"),
             "outcome": "dropped", "reason": w["reason"],
-            "agent": w["agent"], "rule": w["rule"], "rule_line": w["rule_line"],
+            "group": w["group"], "agents": w["agents"], "rule": w["rule"], "rule_line": w["rule_line"],
             "snapshot_entry_sha256": w["snapshot_entry_sha256"], "snapshot_fetched_at": w["snapshot_fetched_at"],
             "evidence": json.dumps(w["evidence"], sort_keys=True, default=str, ensure_ascii=False),
             "chars": len(r["text"] or ""), "record_type": None, "source_uri": r["source_uri"],
@@ -220,19 +230,20 @@ def _update_counts(counts: dict[str, Any], ledger: list[dict[str, Any]], reason:
     c = copy.deepcopy(counts)
     n = len(ledger)
     docs, chars = Counter(c["documents_by_language"]), Counter(c["chars_by_language"])
-    agents, reasons = Counter(c["dropped_by_agent"]), Counter(c["dropped_by_reason"])
+    groups = Counter({(reason, g): n for reason, by in c["dropped_by_group"].items() for g, n in by.items()})
+    reasons = Counter(c["dropped_by_reason"])
     for r in ledger:
         docs[r["_lang"]] -= 1
         chars[r["_lang"]] -= r["chars"]
-        if r["agent"]:
-            agents[r["agent"]] += 1
+        if r["group"]:
+            groups[reason, r["group"]] += 1
     if n:
         reasons[reason] += n
     c.update(
         kept=c["kept"] - n, dropped=c["dropped"] + n, excluded_rows=c["excluded_rows"] + n,
         chars_kept=c["chars_kept"] - sum(r["chars"] for r in ledger),
         documents_by_language=_sorted_counter(docs, True), chars_by_language=_sorted_counter(chars, True),
-        dropped_by_agent=_sorted_counter(agents, False), dropped_by_reason=_sorted_counter(reasons, False),
+        dropped_by_group=nest_counts(groups), dropped_by_reason=_sorted_counter(reasons, False),
     )
     c["balanced"] = c["records_in"] == c["kept"] + c["dropped"] + c["errored"]
     return c
@@ -330,6 +341,7 @@ def revoke(
         ledger_rel = f"excluded/revoked-v{version:04d}.parquet"
         manifest = _build_version(ds, tmp, why, reason, kind, version, ledger_rel, revocation, new_snapshot,
                                   Path(snapshot) if snapshot is not None else None)
+        manifest = write_card(tmp)  # the card describes one version: written anew for this one
         problems = verify(tmp)
         if problems:
             raise RevokeError(f"the new version did not verify ({problems[0]}); nothing was written")
@@ -391,6 +403,7 @@ def _build_version(ds: Dataset, tmp: Path, why: dict[str, dict[str, Any]], reaso
         m["snapshots"].append({**new_snapshot, "sha256": snap_entry["sha256"]})
     by_host = Counter(r["host"] for r in ledger)
     m["dataset"]["version"] = version
+    m["build"] = build_info()
     m["lineage"]["previous"] = {"manifest_sha256": ds.manifest_sha256, "version": ds.version,
                                 "merkle_root": ds.manifest["merkle_root"]}
     m["lineage"]["revocations"].append({
@@ -398,7 +411,7 @@ def _build_version(ds: Dataset, tmp: Path, why: dict[str, dict[str, Any]], reaso
         "removed": len(ledger), "chars_removed": sum(r["chars"] for r in ledger),
         "removed_by_host": _sorted_counter(by_host, False),
         "removed_by_language": _sorted_counter(Counter(r["_lang"] for r in ledger), True),
-        "removed_by_agent": _sorted_counter(Counter(r["agent"] for r in ledger if r["agent"]), False),
+        "removed_by_group": _sorted_counter(Counter(r["group"] for r in ledger if r["group"]), False),
         "ledger": ledger_rel, "tool": pipeline_info(), **revocation,
     })
     m["counts"] = _update_counts(m["counts"], ledger, reason)

@@ -118,7 +118,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         with open(path, encoding="utf-8", errors="replace") as fh:
             origins = fetch.origins_from_lines(fh, path.name, report)
     else:
-        origins = fetch.origins_from_inputs(args.from_input, report)
+        origins = fetch.origins_from_inputs(args.from_input, report, args.tabular)
     options = fetch.FetchOptions(allow_private=args.allow_private, concurrency=args.concurrency,
                                  per_host=args.per_host, timeout=args.timeout,
                                  user_agent=args.user_agent or fetch.USER_AGENT)
@@ -166,14 +166,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             bound = as_of_bound(args.as_of)
         except ValueError as exc:
             raise UsageError(f"--as-of {args.as_of!r} is not a date: {exc}") from exc
+    queries = [(q, check_urls(q)) for q in args.urls]  # every query checked before the snapshot is read
     snap = load_snapshot(str(args.snapshot), bound)
     robots = RobotsFilter(snap, policy)
     results = []
-    for url in args.urls:
-        decision = robots.decide(url)
-        entry, _ = snap.lookup(url)
-        results.append({"url": url, "host": entry.host if entry else None,
-                        "source": entry.source if entry else None, **decision.evidence()})
+    for query, urls in queries:
+        for url in urls:
+            decision = robots.decide(url)
+            entry, _ = snap.lookup(url)
+            results.append({"query": query, "url": url, "host": entry.host if entry else None,
+                            "source": entry.source if entry else None, **decision.evidence()})
     if args.json:
         print(json.dumps({"snapshot": str(args.snapshot), "snapshot_id": snap.snapshot_id, "policy": policy.name,
                           "as_of": bound, "results": results}, indent=2, ensure_ascii=False))
@@ -181,6 +183,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"snapshot {args.snapshot} (id {snap.snapshot_id[:16]}…, {len(snap)} hosts"
           f"{', as of ' + bound if bound else ''}); policy {policy.name} ({len(policy.agents)} agents)")
     for r in results:
+        if r["query"] != r["url"]:
+            print(f"{r['query']} has no scheme: read as {r['url']}")
         print(f"{'ALLOWED   ' if r['allowed'] else 'DISALLOWED'} {r['url']}")
         print(f"  basis {r['basis']}" + _rule_text(r, policy.missing_host))
         if r.get("entry_sha256"):
@@ -190,10 +194,35 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def check_urls(query: str) -> list[str]:
+    """The URLs a `robots check` query stands for: itself, or http:// and https:// when it has no scheme.
+
+    A site may serve different robots.txt files per scheme (RFC 9309 2.3: one per protocol), so a
+    scheme-less query is answered for both; anything that names no web host is a usage error,
+    never a silent ALLOWED.
+    """
+    from pipeline.host import url_host
+
+    text = query.strip()
+    has_scheme = "://" in text
+    if has_scheme:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme not in ("http", "https"):
+            raise UsageError(f"{query!r}: only http:// and https:// URLs have a robots.txt")
+        urls = [text]
+    else:
+        urls = [f"http://{text}", f"https://{text}"]
+    if not text or any(c.isspace() for c in text) or not all(url_host(u) for u in urls):
+        raise UsageError(f"{query!r} is not a URL (expected e.g. https://example.org/page or example.org/page)")
+    return urls
+
+
 def _rule_text(r: dict[str, object], missing_host: str) -> str:
     basis = r["basis"]
-    if basis == "rules" and r.get("agent"):
-        return f": agent {r['agent']}, rule {r['rule']!r} at line {r['line']}"
+    if basis == "rules" and r.get("group"):
+        who = "all crawlers (User-agent: *)" if r["group"] == "*" else f"AI agent {r['group']} (its own group)"
+        return (f": {who}, rule {r['rule']!r} at line {r['line']}; policy agents disallowed: "
+                f"{', '.join(r.get('agents') or [])}")
     if basis == "rules":
         return ": no listed agent is disallowed"
     return {
@@ -242,6 +271,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--hosts", metavar="FILE", help="file with one host, origin or URL per line")
     src.add_argument("--from-input", nargs="+", metavar="INPUT",
                      help="WARC/Parquet/JSONL inputs: fetch the distinct origins of their documents")
+    p.add_argument("--tabular", metavar="PRESET",
+                   help="Parquet/JSONL field preset, as a run config's `tabular:` (fineweb, dolma, ...)")
     p.add_argument("--out", required=True, help="snapshot to write (Parquet)")
     p.add_argument("--allow-private", action="store_true",
                    help="also fetch hosts resolving to private, loopback or link-local addresses")

@@ -16,6 +16,8 @@ from pipeline.optout.robots import CompiledPolicy, RobotsTxt
 from pipeline.optout.snapshot import Entry, Snapshot
 
 DROP_REASON = "optout:robots"
+#: The group label of `User-agent: *`: credited when the rule that decided applies to every crawler.
+ALL_CRAWLERS = "*"
 #: Default budget of a RobotsFilter's compiled rules (estimated bytes): ~13,000 typical files
 #: (15 KB each on the real corpus); measured 230-300 MiB of RSS at 256 MiB, so 200 keeps it under 300.
 DEFAULT_RULES_CACHE_BYTES = 200 * 1024 * 1024
@@ -25,7 +27,12 @@ DEFAULT_RULES_CACHE_BYTES = 200 * 1024 * 1024
 class RobotsDecision:
     allowed: bool
     basis: str  # rules | unavailable-4xx | unreachable-5xx | no-entry | redirect-unresolved
-    agent: str | None = None
+    # The group whose rule decided: ALL_CRAWLERS ("*": the site disallows every crawler) or the
+    # policy's spelling of the named agent whose own group matched.
+    group: str | None = None
+    # Every policy agent the rules disallow for this URL (policy order): a site that blocks only
+    # GPTBot reads ["GPTBot"], one that blocks everyone lists the whole policy.
+    agents: tuple[str, ...] | None = None
     rule: str | None = None
     line: int | None = None
     entry_sha256: str | None = None
@@ -35,7 +42,7 @@ class RobotsDecision:
     lookup: str = "none"
 
     def evidence(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if v is not None}
 
 
 def compile_entry(entry: Entry, policy: Policy) -> CompiledPolicy:
@@ -96,7 +103,9 @@ def decide_robots(
     if hit is None:
         return RobotsDecision(True, "rules", **base)
     agent, verdict = hit
-    return RobotsDecision(False, "rules", agent, verdict.rule, verdict.line, **base)
+    group = ALL_CRAWLERS if verdict.group == ALL_CRAWLERS else agent
+    agents = tuple(a for a, v in compiled.verdicts(target) if not v.allowed)
+    return RobotsDecision(False, "rules", group, agents or (agent,), verdict.rule, verdict.line, **base)
 
 
 class RobotsFilter:

@@ -341,16 +341,26 @@ def origins_from_lines(lines: Iterable[str], where: str, report: BuildReport) ->
     return sorted(out)
 
 
-def origins_from_inputs(uris: Sequence[str], report: BuildReport) -> list[str]:
-    """Distinct origins of the documents in WARC/Parquet/JSONL inputs (only their URLs are read)."""
+def origins_from_inputs(uris: Sequence[str], report: BuildReport, tabular: str | None = None) -> list[str]:
+    """Distinct origins of the documents in WARC/Parquet/JSONL inputs (only their URLs are read).
+
+    `tabular` is a run config's preset name (`dolma`: the URL is `metadata.url`), so a snapshot is
+    fetched for the same URLs the run will decide.
+    """
     from pipeline.ingest import UnsupportedInput, open_reader
+    from pipeline.ingest.mapping import MappingError, mapping_from_config
+
+    try:
+        mapping = mapping_from_config(tabular)
+    except MappingError as exc:
+        raise BuildError(str(exc).replace("config key 'tabular.preset'", "--tabular")) from None
 
     out: dict[str, None] = {}
     for uri in uris:
         name = report.add_input(uri)
         try:
             # A 0-byte payload limit: the reader keeps each record's URL and skips its body.
-            docs = open_reader(uri, max_payload_bytes=0)
+            docs = open_reader(uri, max_payload_bytes=0, mapping=mapping)
             for doc in docs:
                 report.rows_in += 1
                 if not doc.url:

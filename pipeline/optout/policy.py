@@ -14,7 +14,7 @@ SERVER_ERROR = ("disallow", "allow")
 SIGNAL_NAMES = ("noai", "tdmrep", "content-signal", "aipref", "ai-txt")
 SEARCH_DIRECTIVES = ("record", "drop")
 POLICY_KEYS = {"name", "agents", "scope", "missing_host", "server_error", "signals", "search_directives",
-               "description", "extends"}
+               "signals_lenient", "description", "extends"}
 
 
 class PolicyError(ValueError):
@@ -40,6 +40,9 @@ class Policy:
     server_error: str = "disallow"
     signals: tuple[str, ...] = ()
     search_directives: str = "record"  # noindex/nofollow: search directives, not AI opt-outs
+    # Read signals also as their owners plainly meant where the spec reads nothing (docs/signals.md,
+    # "Lenient reading"): it can only add opt-outs, and each finding says which reading applied.
+    signals_lenient: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +53,8 @@ class Policy:
             "server_error": self.server_error,
             "signals": list(self.signals),
             "search_directives": self.search_directives,
+            # Only when set: manifests of policies without it stay byte for byte as they were.
+            **({"signals_lenient": True} if self.signals_lenient else {}),
         }
 
     @classmethod
@@ -64,6 +69,8 @@ class Policy:
                              ("search_directives", SEARCH_DIRECTIVES)):
             if key in data and data[key] not in allowed:
                 raise PolicyError(f"{where}: '{key}' must be one of {', '.join(allowed)}")
+        if not isinstance(data.get("signals_lenient", False), bool):
+            raise PolicyError(f"{where}: 'signals_lenient' must be true or false")
         signals = data.get("signals") or []
         if not isinstance(signals, list):
             raise PolicyError(f"{where}: 'signals' must be a list")
@@ -79,17 +86,16 @@ class Policy:
             server_error=data.get("server_error", "disallow"),
             signals=tuple(str(s) for s in signals),
             search_directives=data.get("search_directives", "record"),
+            signals_lenient=data.get("signals_lenient", False),
         )
 
 
 def load_policy(name_or_path: str, base: Path | None = None) -> Policy:
     """A policy by bundled name (`apertus`) or by YAML path (relative to `base`)."""
-    candidates = []
     p = Path(name_or_path)
-    if base is not None and not p.is_absolute():
-        candidates.append(base / p)
-    candidates.append(p)
-    candidates.append(bundled_configs() / "policies" / f"{name_or_path}.yaml")
+    # One path rule: a relative path named in a config resolves against the config's folder only.
+    candidates = [base / p if base is not None and not p.is_absolute() else p,
+                  bundled_configs() / "policies" / f"{name_or_path}.yaml"]
     for c in candidates:
         if c.is_file():
             try:
@@ -98,8 +104,15 @@ def load_policy(name_or_path: str, base: Path | None = None) -> Policy:
                 raise PolicyError(f"{c}: not valid YAML: {exc}") from exc
             if not isinstance(data, dict):
                 raise PolicyError(f"{c}: a policy must be a YAML mapping")
-            if "extends" in data:  # a policy may start from another and override some keys
-                base_policy = load_policy(str(data["extends"]), c.parent).to_dict()
-                data = {**base_policy, **{k: v for k, v in data.items() if k != "extends"}}
-            return Policy.from_dict(data, str(c))
+            return policy_from_mapping(data, str(c), c.parent)
     raise PolicyError(f"policy not found: {name_or_path}")
+
+
+def policy_from_mapping(data: dict[str, Any], where: str, base: Path | None) -> Policy:
+    """A policy written out (in its own file or inline in a run config); `extends` starts from another."""
+    if "extends" in data:  # a policy may start from another and override some keys
+        if not isinstance(data["extends"], str):
+            raise PolicyError(f"{where}: 'extends' must name a policy (a bundled name or a YAML path)")
+        base_policy = load_policy(data["extends"], base).to_dict()
+        data = {**base_policy, **{k: v for k, v in data.items() if k != "extends"}}
+    return Policy.from_dict(data, where)
