@@ -28,7 +28,8 @@ from distributed.scheduler import KilledWorker, NoValidWorkerError, NoWorkerErro
 
 from pipeline.config import ConfigError, RunConfig
 from pipeline.manifest import MANIFEST_NAME, build_manifest
-from pipeline.manifest.card import write_card
+from pipeline.manifest.card import add_card
+from pipeline.manifest.dataset import Dataset
 from pipeline.optout.snapshot import load_snapshot
 from pipeline.shard import (
     STATE_DIR,
@@ -404,8 +405,9 @@ def run_pipeline(
             results=results,
             extra_files=snapshot_files,
         )
+        # README.md first (listed in the manifest): `datasets.load_dataset(DIR)` works on the folder as it is
+        manifest = add_card(Dataset(out, manifest, None if out.remote else out.local_path()))
         out.write_json(MANIFEST_NAME, manifest)
-        manifest = write_card(out.url)  # README.md: `datasets.load_dataset(DIR)` works on the folder as it is
         wall = time.perf_counter() - started
         log.lines[:0] = [_line({"event": "note", "text": n}) for n in notes]
         log.append({"event": "run", "wall_seconds": round(wall, 3), "workers": n_workers,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -430,10 +429,10 @@ def draft_publication(ds: Dataset) -> Publication:
                        date_published=prev.get("date_published", ""))
 
 
-def write_card(folder: str | Path) -> dict[str, Any]:
-    """Write README.md for the folder's manifest, list it there; the re-sealed manifest (runs and revokes)."""
-    from pipeline.manifest.outputs import add_outputs
+def add_card(ds: Dataset) -> dict[str, Any]:
+    """Write README.md for the manifest held in memory and list it there; the caller then writes the
+    manifest once (runs and revokes: no read-back and re-validation of a large manifest)."""
+    from pipeline.manifest.outputs import list_outputs
 
-    ds = Dataset.open(folder)
     ds.folder.write_bytes(CARD_NAME, render_card(ds).encode("utf-8"))
-    return add_outputs(ds, [CARD_NAME], ("card",))
+    return list_outputs(ds, [CARD_NAME], ("card",))

@@ -22,11 +22,8 @@ def require_verified(root: Path | str, regenerated: tuple[str, ...]) -> None:
                            "run `consentcrawl verify` and fix it first")
 
 
-def add_outputs(ds: Dataset, rels: list[str], drop_kinds: tuple[str, ...]) -> dict[str, Any]:
-    """Replace the manifest's entries of `drop_kinds` by the files `rels`, re-seal, write.
-
-    The manifest is written last, in one atomic write (rename locally, one PUT on a store).
-    """
+def list_outputs(ds: Dataset, rels: list[str], drop_kinds: tuple[str, ...]) -> dict[str, Any]:
+    """Replace the in-memory manifest's entries of `drop_kinds` by the files `rels` and re-seal it."""
     from pipeline.manifest.build import file_kind
 
     m = ds.manifest
@@ -36,7 +33,12 @@ def add_outputs(ds: Dataset, rels: list[str], drop_kinds: tuple[str, ...]) -> di
         files.append({"path": rel, "sha256": ds.folder.sha256(rel), "bytes": size, "rows": None,
                       "kind": file_kind(rel)})
     m["files"] = files
-    seal(m)
+    return seal(m)
+
+
+def add_outputs(ds: Dataset, rels: list[str], drop_kinds: tuple[str, ...]) -> dict[str, Any]:
+    """`list_outputs`, then write the manifest: last, in one atomic write (rename locally, one PUT on a store)."""
+    m = list_outputs(ds, rels, drop_kinds)
     if ds.remote:
         ds.folder.write_bytes(MANIFEST_NAME, manifest_bytes(m))
     else:

@@ -33,10 +33,11 @@ from pipeline.manifest.build import (
     pipeline_info,
     seal,
 )
-from pipeline.manifest.card import write_card
+from pipeline.manifest.card import add_card
 from pipeline.manifest.dataset import Dataset, check_parquet
 from pipeline.manifest.targets import Target, parse_target, url_key
 from pipeline.manifest.verify import verify
+from pipeline.storage import OutputFolder
 from pipeline.write import LEDGER_SCHEMA, ROW_GROUP_ROWS, sha256_file
 
 ROBOTS_REASON = "revoked:robots"
@@ -341,7 +342,6 @@ def revoke(
         ledger_rel = f"excluded/revoked-v{version:04d}.parquet"
         manifest = _build_version(ds, tmp, why, reason, kind, version, ledger_rel, revocation, new_snapshot,
                                   Path(snapshot) if snapshot is not None else None)
-        manifest = write_card(tmp)  # the card describes one version: written anew for this one
         problems = verify(tmp)
         if problems:
             raise RevokeError(f"the new version did not verify ({problems[0]}); nothing was written")
@@ -417,5 +417,6 @@ def _build_version(ds: Dataset, tmp: Path, why: dict[str, dict[str, Any]], reaso
     m["counts"] = _update_counts(m["counts"], ledger, reason)
     m["files"] = files
     seal(m)
+    add_card(Dataset(OutputFolder(str(tmp)), m, tmp))  # the card describes one version: written anew for it
     dump_manifest(m, tmp / MANIFEST_NAME)
     return m
