@@ -5,7 +5,6 @@ Validation errors name the key or file so the CLI can print one line and exit 2.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -191,10 +190,9 @@ def _resolved(base: str) -> str:
 
 
 def _resolve_path(value: str, base: Path) -> str:
-    if "://" in value:
-        return value
-    p = Path(value).expanduser()
-    return str(p if p.is_absolute() else (base / p).resolve())
+    from pipeline.ingest.listing import resolve_path
+
+    return resolve_path(value, base)
 
 
 def expand_inputs(patterns: list[str], base: Path, prefix: str | None = None) -> tuple[str, ...]:
@@ -203,7 +201,7 @@ def expand_inputs(patterns: list[str], base: Path, prefix: str | None = None) ->
     A Common Crawl listing (`warc.paths.gz`, `wet.paths.gz`) stands for its entries, in its
     order, joined to `prefix` (`input_prefix`, Common Crawl's HTTPS data prefix by default).
     """
-    from pipeline.ingest.listing import DEFAULT_INPUT_PREFIX, ListingError, expand_listing, is_listing
+    from pipeline.ingest.listing import DEFAULT_INPUT_PREFIX, ListingError, expand_listing, glob_sorted, is_listing
 
     out: list[str] = []
     for pat in patterns:
@@ -223,7 +221,7 @@ def expand_inputs(patterns: list[str], base: Path, prefix: str | None = None) ->
             continue
         local = _resolve_path(pat.removeprefix("file://"), base)
         if any(ch in local for ch in "*?["):
-            matches = sorted(glob.glob(local, recursive=True))
+            matches = glob_sorted(local)
             if not matches:
                 raise ConfigError(f"input pattern matches no file: {pat}")
             out.extend(matches)
@@ -298,16 +296,15 @@ def _check_remote_exist(uris: list[str]) -> None:
 
 def _remote_glob(pattern: str) -> list[str]:
     """s3://bucket/crawl/*.warc.gz and the like, listed through fsspec and sorted."""
-    import fsspec
+    from pipeline.ingest.listing import glob_sorted
 
     try:
-        fs, path = fsspec.core.url_to_fs(pattern)
-        matches = sorted(fs.glob(path))
+        matches = glob_sorted(pattern)
     except Exception as exc:
         raise ConfigError(f"cannot list input pattern {pattern}: {exc}") from exc
     if not matches:
         raise ConfigError(f"input pattern matches no file: {pattern}")
-    return [fs.unstrip_protocol(m) for m in matches]
+    return matches
 
 
 #: The explicit value that turns robots.txt filtering off (never the default: a consent tool

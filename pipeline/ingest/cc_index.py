@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.ingest.listing import DEFAULT_INPUT_PREFIX
+from pipeline.ingest.listing import DEFAULT_INPUT_PREFIX, glob_sorted, is_glob, resolve_path
 from pipeline.ingest.ranges import DEFAULT_GAP, DEFAULT_MAX_REQUEST
 
 if TYPE_CHECKING:
@@ -77,41 +77,23 @@ class CcIndexConfig:
 _KEYS = {"files", "filters", "warc_prefix", "coalesce_gap", "max_request_bytes"}
 
 
-def _resolve(value: str, base: Path) -> str:
-    if "://" in value:
-        return value
-    p = Path(value).expanduser()
-    return str(p if p.is_absolute() else (base / p).resolve())
-
-
 def _expand_files(patterns: list[str], base: Path) -> tuple[str, ...]:
     """Local globs sorted (planning numbers files in this order); remote globs listed through fsspec."""
-    import glob
-
     out: list[str] = []
     for pat in patterns:
-        if "://" in pat and not pat.startswith("file://"):
-            if any(ch in pat for ch in "*?["):
-                import fsspec
-
-                fs, path = fsspec.core.url_to_fs(pat)
-                found = sorted(fs.glob(path))
-                if not found:
-                    raise IndexConfigError(f"cc_index.files pattern matches no file: {pat}")
-                out += [fs.unstrip_protocol(m) for m in found]
-            else:
-                out.append(pat)
-            continue
-        local = _resolve(pat.removeprefix("file://"), base)
-        if any(ch in local for ch in "*?["):
-            found = sorted(glob.glob(local, recursive=True))
+        remote = "://" in pat and not pat.startswith("file://")
+        where = pat if remote else resolve_path(pat.removeprefix("file://"), base)
+        if is_glob(where):
+            found = glob_sorted(where)
             if not found:
                 raise IndexConfigError(f"cc_index.files pattern matches no file: {pat}")
             out += found
-        elif not Path(local).is_file():
+        elif remote:
+            out.append(pat)
+        elif not Path(where).is_file():
             raise IndexConfigError(f"cc_index.files: index file not found: {pat}")
         else:
-            out.append(local)
+            out.append(where)
     if len(set(out)) != len(out):
         raise IndexConfigError("cc_index.files: an index file is listed twice")
     for f in out:
@@ -173,7 +155,7 @@ def cc_index_from_config(data: Any, base: Path) -> CcIndexConfig:
     cfg = CcIndexConfig(
         files=_expand_files(files, base),
         filters=tuple(_parse_filter(str(c), v) for c, v in filters.items()),
-        warc_prefix=prefix if "://" in prefix else _resolve(prefix, base),
+        warc_prefix=prefix if "://" in prefix else resolve_path(prefix, base),
         **numbers,
     )
     check_index_schema(cfg.files[0], cfg)

@@ -95,3 +95,29 @@ def expand_listing(uri: str, prefix: str = DEFAULT_INPUT_PREFIX) -> list[str]:
     if not out:
         raise ListingError(f"listing {uri} names no file")
     return out
+
+
+def resolve_path(value: str, base: Path) -> str:
+    """A path written in a config, resolved against the config's folder (URLs as they are)."""
+    if "://" in value:
+        return value
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else (base / p).resolve())
+
+
+def is_glob(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
+
+
+def glob_sorted(pattern: str) -> list[str]:
+    """Matches of a local glob or an fsspec URL glob (listed through the store), sorted so shard and
+    index-file numbering never depend on listing order; [] when none match."""
+    if "://" in pattern and not pattern.startswith("file://"):
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(pattern)
+        return [fs.unstrip_protocol(m) for m in sorted(fs.glob(path))]
+    import glob
+
+    return sorted(glob.glob(pattern.removeprefix("file://"), recursive=True))
+
